@@ -1,0 +1,225 @@
+#include "index/sparse_index.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/bytes.h"
+#include "common/status.h"
+#include "index/index_format.h"
+
+namespace strata::internal {
+
+using index_format::kOffsetEntrySize;
+using index_format::kTimeEntrySize;
+
+SparseIndex::SparseIndex(FileSystem* fs, std::string path, IndexKind kind, size_t capacity)
+    : fs_(fs), path_(std::move(path)), kind_(kind), capacity_(capacity) {}
+
+SparseIndex::~SparseIndex() {
+  if (words_ != nullptr) munmap(words_, words_bytes_);
+}
+
+size_t SparseIndex::entry_size() const {
+  return kind_ == IndexKind::kOffset ? kOffsetEntrySize : kTimeEntrySize;
+}
+
+void SparseIndex::EncodeEntry(Entry e, uint8_t* out) const {
+  if (kind_ == IndexKind::kOffset) {
+    StoreBE32(out, static_cast<uint32_t>(e.key));
+    StoreBE32(out + 4, static_cast<uint32_t>(e.value));
+  } else {
+    StoreBE64(out, static_cast<uint64_t>(e.key));
+    StoreBE32(out + 8, static_cast<uint32_t>(e.value));
+  }
+}
+
+SparseIndex::Entry SparseIndex::DecodeEntry(const uint8_t* in) const {
+  if (kind_ == IndexKind::kOffset) return {LoadBE32(in), LoadBE32(in + 4)};
+  return {static_cast<int64_t>(LoadBE64(in)), LoadBE32(in + 8)};
+}
+
+SparseIndex::Entry SparseIndex::EntryAt(size_t i) const {
+  return {words_[2 * i].load(std::memory_order_relaxed),
+          words_[2 * i + 1].load(std::memory_order_relaxed)};
+}
+
+void SparseIndex::Store(size_t i, Entry e) {
+  words_[2 * i].store(e.key, std::memory_order_relaxed);
+  words_[2 * i + 1].store(e.value, std::memory_order_relaxed);
+}
+
+absl::StatusOr<std::unique_ptr<SparseIndex>> SparseIndex::Open(FileSystem* fs, std::string path,
+                                                               IndexKind kind, uint64_t max_bytes,
+                                                               Mode mode,
+                                                               bool* trailing_garbage) {
+  bool read_only = mode == Mode::kReadOnly;
+  size_t es = kind == IndexKind::kOffset ? kOffsetEntrySize : kTimeEntrySize;
+  std::unique_ptr<SparseIndex> index(new SparseIndex(fs, path, kind, 0));
+  ASSIGN_OR_RETURN(index->file_,
+                   fs->Open(path, read_only ? OpenMode::kReadOnly : OpenMode::kCreate));
+  ASSIGN_OR_RETURN(index->file_bytes_, index->file_->Size());
+  uint64_t on_disk_entries = index->file_bytes_ / es;
+  index->capacity_ = static_cast<size_t>(read_only ? on_disk_entries
+                                                  : std::max(max_bytes / es, on_disk_entries));
+  index->words_bytes_ = std::max<size_t>(index->capacity_, 1) * 2 * sizeof(int64_t);
+  void* mem = mmap(nullptr, index->words_bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return ErrnoToStatus(errno, "mmap index entries");
+  index->words_ = static_cast<std::atomic<int64_t>*>(mem);
+  RETURN_IF_ERROR(index->Load(trailing_garbage));
+  if (mode == Mode::kActive) RETURN_IF_ERROR(index->Reactivate());
+  return index;
+}
+
+absl::Status SparseIndex::Load(bool* trailing_garbage) {
+  *trailing_garbage = false;
+  size_t es = entry_size();
+  constexpr size_t kChunk = 1 << 20;
+  std::vector<uint8_t> buf(std::min<uint64_t>(kChunk - kChunk % es, file_bytes_ - file_bytes_ % es));
+  size_t n = 0;
+  bool ended = false;
+  Entry prev{-1, -1};
+  for (uint64_t pos = 0; pos + es <= file_bytes_ && !buf.empty();) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), (file_bytes_ - pos) / es * es));
+    ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos, {buf.data(), want}));
+    if (got < want) want = got - got % es;
+    for (size_t off = 0; off + es <= want; off += es) {
+      if (ended) {
+        if (std::any_of(buf.begin() + off, buf.begin() + off + es, [](uint8_t b) { return b; })) {
+          *trailing_garbage = true;
+          break;
+        }
+        continue;
+      }
+      Entry e = DecodeEntry(buf.data() + off);
+      bool zero = e.key == 0 && e.value == 0;
+      bool ordered = n == 0 || (e.key > prev.key && (kind_ == IndexKind::kOffset
+                                                         ? e.value > prev.value
+                                                         : e.value >= prev.value));
+      if (zero || !ordered || n >= capacity_) {
+        ended = true;
+        *trailing_garbage = !zero;
+        if (!zero) break;
+        continue;
+      }
+      Store(n++, e);
+      prev = e;
+    }
+    if (*trailing_garbage || want == 0) break;
+    pos += want;
+  }
+  count_.store(n, std::memory_order_release);
+  flushed_ = n;
+  return absl::OkStatus();
+}
+
+int64_t SparseIndex::FindLastKeyAtMost(int64_t key) const {
+  int64_t lo = 0, hi = static_cast<int64_t>(size()) - 1, found = -1;
+  while (lo <= hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (words_[2 * mid].load(std::memory_order_relaxed) <= key) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+int64_t SparseIndex::FindLastValueBelow(int64_t value) const {
+  int64_t lo = 0, hi = static_cast<int64_t>(size()) - 1, found = -1;
+  while (lo <= hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (words_[2 * mid + 1].load(std::memory_order_relaxed) < value) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+absl::Status SparseIndex::Append(Entry e) {
+  size_t n = size();
+  if (!appendable_) return absl::FailedPreconditionError(absl::StrCat(path_, " is sealed"));
+  if (n >= capacity_) return absl::ResourceExhaustedError(absl::StrCat(path_, " is full"));
+  if (n > 0) {
+    Entry last = EntryAt(n - 1);
+    bool ordered = e.key > last.key &&
+                   (kind_ == IndexKind::kOffset ? e.value > last.value : e.value >= last.value);
+    if (!ordered) {
+      return absl::InvalidArgumentError(absl::StrCat("out-of-order index entry (", e.key, ", ",
+                                                     e.value, ") after (", last.key, ", ",
+                                                     last.value, ") in ", path_));
+    }
+  }
+  Store(n, e);
+  count_.store(n + 1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status SparseIndex::TruncateEntries(size_t n) {
+  if (n >= size()) return absl::OkStatus();
+  count_.store(n, std::memory_order_release);
+  if (flushed_ > n) {
+    // Zero the file's stale entries so that a reload does not resurrect them.
+    std::vector<uint8_t> zeros((flushed_ - n) * entry_size(), 0);
+    RETURN_IF_ERROR(file_->WriteAt(n * entry_size(), zeros));
+    flushed_ = n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SparseIndex::Flush(bool sync) {
+  size_t n = size();
+  if (n > flushed_) {
+    size_t es = entry_size();
+    std::vector<uint8_t> buf((n - flushed_) * es);
+    for (size_t i = flushed_; i < n; ++i) EncodeEntry(EntryAt(i), buf.data() + (i - flushed_) * es);
+    RETURN_IF_ERROR(file_->WriteAt(flushed_ * es, buf));
+    flushed_ = n;
+    file_bytes_ = std::max<uint64_t>(file_bytes_, n * es);
+  }
+  if (sync) RETURN_IF_ERROR(file_->Sync());
+  return absl::OkStatus();
+}
+
+absl::Status SparseIndex::TrimToSize() {
+  RETURN_IF_ERROR(Flush(false));
+  uint64_t bytes = size() * entry_size();
+  if (file_bytes_ != bytes) {
+    RETURN_IF_ERROR(file_->Truncate(bytes));
+    file_bytes_ = bytes;
+  }
+  appendable_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status SparseIndex::Reactivate() {
+  uint64_t bytes = capacity_ * entry_size();
+  if (file_bytes_ < bytes) {
+    RETURN_IF_ERROR(file_->Truncate(bytes));  // preallocate (sparse, zero-filled)
+    file_bytes_ = bytes;
+  }
+  appendable_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status SparseIndex::Rename(const std::string& new_path) {
+  RETURN_IF_ERROR(fs_->Rename(path_, new_path));
+  path_ = new_path;
+  return absl::OkStatus();
+}
+
+absl::Status SparseIndex::Delete() {
+  file_.reset();
+  return fs_->Remove(path_);
+}
+
+}  // namespace strata::internal

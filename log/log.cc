@@ -1,0 +1,235 @@
+#include "log/log.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "log/record_batch.h"
+
+namespace strata {
+
+Log::Log(FileSystem* fs, std::string dir, LogConfig config, Clock* clock)
+    : fs_(fs), dir_(std::move(dir)), clock_(clock), config_(std::move(config)) {}
+
+Log::~Log() = default;
+
+std::optional<std::pair<std::string, int32_t>> Log::ParseDirName(absl::string_view name) {
+  size_t dash = name.rfind('-');
+  int32_t partition;
+  if (dash == absl::string_view::npos || dash == 0 ||
+      !absl::SimpleAtoi(name.substr(dash + 1), &partition) || partition < 0) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::string(name.substr(0, dash)), partition);
+}
+
+void Log::UpdateConfig(const LogConfig& config) {
+  absl::MutexLock lock(&config_mu_);
+  config_ = config;
+}
+
+LogConfig Log::config() const {
+  absl::MutexLock lock(&config_mu_);
+  return config_;
+}
+
+absl::Status Log::failure() const {
+  absl::MutexLock lock(&flush_mu_);
+  return failure_;
+}
+
+void Log::SetHighWatermark(Offset hw) {
+  high_watermark_.store(std::min(hw, log_end_offset()).value(), std::memory_order_release);
+}
+
+int64_t Log::ms_since_flush() const {
+  return clock_->MonotonicMs() - last_flush_mono_ms_.load(std::memory_order_acquire);
+}
+
+uint64_t Log::size_bytes() const {
+  uint64_t total = 0;
+  for (const auto& seg : *segments()) total += seg->size_bytes();
+  return total;
+}
+
+void Log::PublishLocked(SegmentList list) {
+  segments_.store(std::make_shared<const SegmentList>(std::move(list)));
+}
+
+void Log::SetLogEndLocked(Offset end) {
+  log_end_.store(end.value(), std::memory_order_release);
+  if (hw_follows_end_) high_watermark_.store(end.value(), std::memory_order_release);
+}
+
+// ---------------------------------------------------------------- appending
+
+absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> batches, const AppendOptions& options) {
+  if (read_only_) return absl::FailedPreconditionError("log opened read-only");
+  RETURN_IF_ERROR(failure());
+  absl::MutexLock lock(&append_mu_);
+  return AppendLocked(batches, options);
+}
+
+absl::StatusOr<AppendInfo> Log::AppendLocked(std::span<uint8_t> batches,
+                                             const AppendOptions& options) {
+  // Check the framing of every batch before writing any, so a bad one appends nothing.
+  std::vector<std::span<uint8_t>> parts;
+  for (size_t pos = 0; pos < batches.size();) {
+    ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::ParseNoCrc(batches.subspan(pos)));
+    parts.push_back(batches.subspan(pos, view.size_bytes()));
+    pos += view.size_bytes();
+  }
+  if (parts.empty()) return absl::InvalidArgumentError("no record batch to append");
+  AppendInfo info;
+  for (auto part : parts) {
+    RETURN_IF_ERROR(AppendOneLocked(part, options, &info));
+  }
+  info.log_start_offset = log_start_offset();
+  int64_t flush_messages;
+  {
+    absl::MutexLock config_lock(&config_mu_);
+    flush_messages = config_.flush_messages;
+  }
+  unflushed_messages_ += info.record_count;
+  info.flush_due = unflushed_messages_ >= flush_messages;
+  return info;
+}
+
+absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions& options,
+                                  AppendInfo* info) {
+  ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::ParseNoCrc(batch));
+  Offset end = log_end_offset();
+  Offset base = view.base_offset();
+  if (options.assign_offsets) {
+    base = end;
+    SetBaseOffset(batch, base);
+    if (options.leader_epoch >= LeaderEpoch(0)) SetPartitionLeaderEpoch(batch, options.leader_epoch);
+    if (config().timestamp_type == TimestampType::kLogAppendTime) {
+      info->log_append_time = clock_->NowMs();
+      SetLogAppendTime(batch, info->log_append_time);
+    }
+  } else if (base < end) {
+    return absl::InvalidArgumentError(absl::StrCat("batch base offset ", base.value(),
+                                                   " is below the log end offset ", end.value()));
+  }
+  ASSIGN_OR_RETURN(BatchSummary summary, ParseSummary(batch, FilePosition(0)));
+  RETURN_IF_ERROR(MaybeRollLocked(batch.size(), summary.last_offset));
+  if (!options.assign_offsets && active().empty() && base > active().base_offset()) {
+    // A follower's first batch may start past the empty active segment's base (the leader's
+    // log has a gap there, e.g. after compaction): restart the segment at the batch.
+    RETURN_IF_ERROR(TruncateFullyAndStartAtLocked(base));
+  }
+  RETURN_IF_ERROR(active().Append(batch, summary));
+  LeaderEpoch epoch = summary.leader_epoch;
+  if (epoch >= LeaderEpoch(0)) {
+    auto latest = epochs_->Latest();
+    if (!latest.has_value() || epoch > latest->epoch) {
+      RETURN_IF_ERROR(epochs_->Assign(epoch, base));
+    }
+  }
+  if (info->batch_count == 0) info->first_offset = base;
+  info->last_offset = summary.last_offset;
+  info->record_count += view.record_count();
+  ++info->batch_count;
+  SetLogEndLocked(summary.last_offset + 1);
+  return absl::OkStatus();
+}
+
+absl::Status Log::MaybeRollLocked(uint64_t batch_bytes, Offset last_offset) {
+  Segment& seg = active();
+  LogConfig c = config();
+  bool by_time = !seg.empty() && seg.first_batch_timestamp() != kNoTimestamp &&
+                 clock_->NowMs() - seg.first_batch_timestamp() > c.segment_ms;
+  if (by_time || seg.ShouldRoll(batch_bytes, last_offset, c.segment_bytes)) return RollLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Log::Roll() {
+  if (read_only_) return absl::FailedPreconditionError("log opened read-only");
+  absl::MutexLock lock(&append_mu_);
+  return RollLocked();
+}
+
+absl::Status Log::RollLocked() {
+  Segment& old = active();
+  if (old.empty()) return absl::OkStatus();
+  Offset base = log_end_offset();
+  RETURN_IF_ERROR(old.Seal());
+  LogConfig c = config();
+  ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
+                   Segment::Create(fs_, dir_, base,
+                                   {c.segment_index_bytes, c.index_interval_bytes}));
+  SegmentList list = *segments();
+  list.push_back(std::move(seg));
+  PublishLocked(std::move(list));
+  dir_needs_sync_ = true;
+  LOG_EVENT(Debug, "log.rolled").Kv("dir", dir_).Kv("base_offset", base.value());
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- flushing
+
+absl::Status Log::Flush(Offset up_to) {
+  if (read_only_) return absl::OkStatus();
+  while (true) {
+    {
+      absl::MutexLock lock(&flush_mu_);
+      flush_mu_.Await(absl::Condition(
+          +[](bool* in_progress) { return !*in_progress; }, &flush_in_progress_));
+      RETURN_IF_ERROR(failure_);
+      if (recovery_point() >= up_to) return absl::OkStatus();
+      flush_in_progress_ = true;
+    }
+    // Capture what to sync under the append lock, then sync without it.
+    Offset target;
+    Offset from = recovery_point();
+    std::vector<std::shared_ptr<Segment>> to_sync;
+    bool sync_dir;
+    {
+      absl::MutexLock lock(&append_mu_);
+      target = log_end_offset();
+      auto list = segments();
+      for (const auto& seg : *list) {
+        if (seg->next_offset() > from || seg == list->back()) to_sync.push_back(seg);
+      }
+      absl::Status indexes = list->back()->WriteIndexes();
+      IgnoreError(indexes, "indexes are hints; recovery rebuilds them");
+      sync_dir = dir_needs_sync_;
+      dir_needs_sync_ = false;
+      unflushed_messages_ = 0;
+    }
+    absl::Status s = sync_dir ? fs_->SyncDir(dir_) : absl::OkStatus();
+    for (size_t i = 0; i < to_sync.size() && s.ok(); ++i) {
+      s = to_sync[i]->SyncLog();
+      if (s.ok() && i + 1 < to_sync.size()) s = to_sync[i]->SyncIndexes();
+    }
+    absl::MutexLock lock(&flush_mu_);
+    flush_in_progress_ = false;
+    if (!s.ok()) {
+      failure_ = absl::Status(s.code(), absl::StrCat("log ", dir_, " failed to flush and refuses "
+                                                     "writes until reopened: ", s.message()));
+      LOG_EVENT(Error, "log.flush_failed").Kv("dir", dir_).Kv("error", s.ToString());
+      return failure_;
+    }
+    Offset rp = std::min(target, log_end_offset());
+    if (rp > recovery_point()) recovery_point_.store(rp.value(), std::memory_order_release);
+    last_flush_mono_ms_.store(clock_->MonotonicMs(), std::memory_order_release);
+  }
+}
+
+absl::Status Log::Close() {
+  if (read_only_) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&append_mu_);
+    RETURN_IF_ERROR(active().Seal());
+  }
+  RETURN_IF_ERROR(FlushAll());
+  RETURN_IF_ERROR(active().SyncIndexes());
+  absl::MutexLock lock(&flush_mu_);
+  if (failure_.ok()) failure_ = absl::FailedPreconditionError(absl::StrCat("log ", dir_, " is closed"));
+  return absl::OkStatus();
+}
+
+}  // namespace strata

@@ -1,0 +1,120 @@
+// Log: the lock-free read side (fetch, ListOffsets).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/bytes.h"
+#include "common/status.h"
+#include "log/log.h"
+#include "log/record_batch.h"
+
+namespace strata {
+namespace {
+
+// Index of the segment that may hold `offset`: the last one whose base offset is <= it.
+size_t FloorSegment(const SegmentList& list, Offset offset) {
+  auto it = std::upper_bound(list.begin(), list.end(), offset,
+                             [](Offset o, const std::shared_ptr<Segment>& s) {
+                               return o < s->base_offset();
+                             });
+  return it == list.begin() ? 0 : static_cast<size_t>(it - list.begin() - 1);
+}
+
+// The first record at or after `from` in `seg` (whose batch summary is given) that satisfies
+// `match`, decoding batches one at a time.
+template <typename Match>
+absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> FirstRecord(
+    const Segment& seg, FilePosition from, Offset min_offset, Match&& match) {
+  std::optional<std::pair<TimestampMs, Offset>> found;
+  absl::Status inner;
+  std::string bytes;
+  RETURN_IF_ERROR(seg.ScanBatches(from, [&](const BatchSummary& s) {
+    if (s.last_offset < min_offset) return true;
+    inner = seg.ReadBytes(s.position.value(), s.size_bytes, &bytes);
+    if (!inner.ok()) return false;
+    auto view = RecordBatchView::ParseNoCrc(AsBytes(bytes));
+    if (!view.ok()) {
+      inner = view.status();
+      return false;
+    }
+    if (view->is_control()) return true;
+    auto records = view->Records();
+    if (!records.ok()) {
+      inner = records.status();
+      return false;
+    }
+    Record r;
+    while (true) {
+      auto more = records->Next(&r);
+      if (!more.ok()) {
+        inner = more.status();
+        return false;
+      }
+      if (!*more) return true;
+      if (Offset(r.offset) >= min_offset && match(r.timestamp)) {
+        found = std::make_pair(r.timestamp, Offset(r.offset));
+        return false;
+      }
+    }
+  }));
+  RETURN_IF_ERROR(inner);
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<ReadResult> Log::Read(Offset offset, uint64_t max_bytes, Offset max_offset,
+                                     bool min_one_batch) const {
+  ReadResult result;
+  // Order matters: the end offset first, then the segments, so every byte below it is visible.
+  result.log_end_offset = log_end_offset();
+  result.high_watermark = high_watermark();
+  result.log_start_offset = log_start_offset();
+  auto list = segments();
+  if (offset < result.log_start_offset || offset > result.log_end_offset) {
+    return absl::OutOfRangeError(absl::StrCat("offset ", offset.value(), " is outside [",
+                                              result.log_start_offset.value(), ", ",
+                                              result.log_end_offset.value(), "]"));
+  }
+  max_offset = std::min(max_offset, result.log_end_offset);
+  if (offset >= max_offset) return result;
+  for (size_t i = FloorSegment(*list, offset); i < list->size(); ++i) {
+    const Segment& seg = *(*list)[i];
+    ASSIGN_OR_RETURN(auto batch, seg.Translate(offset));
+    if (!batch.has_value()) continue;  // nothing at or after `offset` here; try the next one
+    if (batch->last_offset >= max_offset) return result;
+    ASSIGN_OR_RETURN(result.slice,
+                     seg.ReadRange(batch->position, max_bytes, max_offset, min_one_batch));
+    return result;
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> Log::FindOffsetByTimestamp(
+    TimestampMs ts) const {
+  auto list = segments();
+  Offset start = log_start_offset();
+  for (const auto& seg : *list) {
+    if (seg->next_offset() <= start || seg->max_timestamp() < ts) continue;
+    ASSIGN_OR_RETURN(auto batch, seg->FindBatchByTimestamp(ts));
+    if (!batch.has_value()) continue;
+    ASSIGN_OR_RETURN(auto found, FirstRecord(*seg, batch->position, start,
+                                             [ts](TimestampMs t) { return t >= ts; }));
+    if (found.has_value()) return found;
+  }
+  return std::optional<std::pair<TimestampMs, Offset>>();
+}
+
+absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> Log::FindMaxTimestamp() const {
+  auto list = segments();
+  Offset start = log_start_offset();
+  const Segment* best = nullptr;
+  for (const auto& seg : *list) {
+    if (seg->empty() || seg->next_offset() <= start) continue;
+    if (best == nullptr || seg->max_timestamp() > best->max_timestamp()) best = seg.get();
+  }
+  if (best == nullptr) return std::optional<std::pair<TimestampMs, Offset>>();
+  TimestampMs max = best->max_timestamp();
+  return FirstRecord(*best, FilePosition(0), start, [max](TimestampMs t) { return t == max; });
+}
+
+}  // namespace strata

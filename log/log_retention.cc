@@ -1,0 +1,149 @@
+// Log: truncation, retention and DeleteRecords (everything that removes data).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "log/log.h"
+
+namespace strata {
+
+absl::Status Log::DeleteSegmentsLocked(size_t count, const char* reason) {
+  if (count == 0) return absl::OkStatus();
+  auto list = segments();
+  count = std::min(count, list->size() - 1);  // never the active segment
+  if (count == 0) return absl::OkStatus();
+  SegmentList remaining(list->begin() + static_cast<ptrdiff_t>(count), list->end());
+  Offset new_start = std::max(log_start_offset(), remaining.front()->base_offset());
+  log_start_.store(new_start.value(), std::memory_order_release);
+  PublishLocked(std::move(remaining));
+  RETURN_IF_ERROR(epochs_->TruncateFromStart(new_start));
+  uint64_t bytes = 0;
+  absl::Status status;
+  for (size_t i = 0; i < count; ++i) {
+    bytes += (*list)[i]->size_bytes();
+    // Readers holding the segment keep its open files; the names go now.
+    absl::Status s = (*list)[i]->Delete();
+    if (!s.ok() && status.ok()) status = s;
+  }
+  dir_needs_sync_ = true;
+  LOG_EVENT(Info, "log.segments_deleted")
+      .Kv("dir", dir_)
+      .Kv("reason", reason)
+      .Kv("segments", count)
+      .Kv("bytes", bytes)
+      .Kv("log_start_offset", new_start.value());
+  return status;
+}
+
+absl::StatusOr<int> Log::ApplyRetention() {
+  if (read_only_) return 0;
+  absl::MutexLock lock(&append_mu_);
+  auto list = segments();
+  LogConfig c = config();
+  size_t n = 0;
+  size_t last = list->size() - 1;
+  // Segments wholly below the log start offset (DeleteRecords moved it).
+  while (n < last && (*list)[n]->next_offset() <= log_start_offset()) ++n;
+  const char* reason = "log_start_offset";
+  if (c.cleanup_delete && c.retention_ms >= 0) {
+    int64_t cutoff = clock_->NowMs() - c.retention_ms;
+    while (n < last && (*list)[n]->max_timestamp() < cutoff) {
+      ++n;
+      reason = "retention.ms";
+    }
+  }
+  if (c.cleanup_delete && c.retention_bytes >= 0) {
+    uint64_t total = 0;
+    for (size_t i = n; i <= last; ++i) total += (*list)[i]->size_bytes();
+    while (n < last && total - (*list)[n]->size_bytes() >= static_cast<uint64_t>(c.retention_bytes)) {
+      total -= (*list)[n]->size_bytes();
+      ++n;
+      reason = "retention.bytes";
+    }
+  }
+  RETURN_IF_ERROR(DeleteSegmentsLocked(n, reason));
+  return static_cast<int>(n);
+}
+
+absl::StatusOr<Offset> Log::DeleteRecordsBefore(Offset offset) {
+  if (read_only_) return absl::FailedPreconditionError("log opened read-only");
+  absl::MutexLock lock(&append_mu_);
+  if (offset > high_watermark()) {
+    return absl::OutOfRangeError(absl::StrCat("cannot delete records before ", offset.value(),
+                                              ": above the high watermark ",
+                                              high_watermark().value()));
+  }
+  if (offset <= log_start_offset()) return log_start_offset();
+  log_start_.store(offset.value(), std::memory_order_release);
+  RETURN_IF_ERROR(epochs_->TruncateFromStart(offset));
+  auto list = segments();
+  size_t n = 0;
+  while (n + 1 < list->size() && (*list)[n]->next_offset() <= offset) ++n;
+  RETURN_IF_ERROR(DeleteSegmentsLocked(n, "delete_records"));
+  return offset;
+}
+
+absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
+  if (read_only_) return absl::FailedPreconditionError("log opened read-only");
+  absl::MutexLock lock(&append_mu_);
+  Offset end = log_end_offset();
+  if (offset >= end) return end;
+  auto list = segments();
+  if (offset <= log_start_offset() || offset <= list->front()->base_offset()) {
+    RETURN_IF_ERROR(TruncateFullyAndStartAtLocked(std::max(offset, log_start_offset())));
+    return log_end_offset();
+  }
+  // Keep segments whose base is below `offset`; cut the last of them.
+  SegmentList kept;
+  std::vector<std::shared_ptr<Segment>> doomed;
+  for (const auto& seg : *list) (seg->base_offset() < offset ? kept : doomed).push_back(seg);
+  Segment& tail = *kept.back();
+  ASSIGN_OR_RETURN(uint64_t cut, tail.TruncateTo(offset));
+  if (!doomed.empty()) RETURN_IF_ERROR(tail.Reactivate());
+  PublishLocked(std::move(kept));
+  for (const auto& seg : doomed) RETURN_IF_ERROR(seg->Delete());
+  Offset new_end = tail.next_offset();
+  SetLogEndLocked(new_end);
+  if (high_watermark() > new_end) high_watermark_.store(new_end.value());
+  if (recovery_point() > new_end) recovery_point_.store(new_end.value());
+  RETURN_IF_ERROR(epochs_->TruncateFromEnd(new_end));
+  dir_needs_sync_ = true;
+  LOG_EVENT(Info, "log.truncated")
+      .Kv("dir", dir_)
+      .Kv("from_offset", end.value())
+      .Kv("to_offset", new_end.value())
+      .Kv("segments_deleted", doomed.size())
+      .Kv("bytes_cut", cut);
+  return new_end;
+}
+
+absl::Status Log::TruncateFullyAndStartAt(Offset offset) {
+  if (read_only_) return absl::FailedPreconditionError("log opened read-only");
+  absl::MutexLock lock(&append_mu_);
+  return TruncateFullyAndStartAtLocked(offset);
+}
+
+absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
+  auto list = segments();
+  LogConfig c = config();
+  ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
+                   Segment::Create(fs_, dir_, offset,
+                                   {c.segment_index_bytes, c.index_interval_bytes}));
+  SegmentList next;
+  next.push_back(std::move(fresh));
+  PublishLocked(std::move(next));
+  for (const auto& seg : *list) {
+    if (seg->base_offset() != offset) RETURN_IF_ERROR(seg->Delete());
+  }
+  log_start_.store(offset.value(), std::memory_order_release);
+  SetLogEndLocked(offset);
+  high_watermark_.store(offset.value(), std::memory_order_release);
+  recovery_point_.store(offset.value(), std::memory_order_release);
+  RETURN_IF_ERROR(epochs_->Reset({}));
+  dir_needs_sync_ = true;
+  LOG_EVENT(Info, "log.truncated_fully").Kv("dir", dir_).Kv("start_offset", offset.value());
+  return absl::OkStatus();
+}
+
+}  // namespace strata

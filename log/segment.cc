@@ -1,0 +1,372 @@
+#include "log/segment.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "log/batch_scanner.h"
+#include "log/record_batch.h"
+
+namespace strata {
+
+namespace {
+
+IndexMode ToIndexMode(Segment::OpenMode mode) {
+  switch (mode) {
+    case Segment::OpenMode::kReadOnly:
+      return IndexMode::kReadOnly;
+    case Segment::OpenMode::kSealed:
+      return IndexMode::kSealed;
+    case Segment::OpenMode::kActive:
+      return IndexMode::kActive;
+  }
+  return IndexMode::kReadOnly;
+}
+
+}  // namespace
+
+std::string Segment::FileName(Offset base_offset, absl::string_view suffix) {
+  return absl::StrFormat("%020d%s", base_offset.value(), suffix);
+}
+
+Segment::Segment(FileSystem* fs, std::string dir, Offset base, SegmentOptions options)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      base_(base),
+      options_(options),
+      next_offset_(base.value()),
+      offset_of_max_timestamp_(base) {}
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem* fs, const std::string& dir,
+                                                         Offset base_offset,
+                                                         const SegmentOptions& options) {
+  std::unique_ptr<Segment> seg(new Segment(fs, dir, base_offset, options));
+  for (const char* suffix : {".index", ".timeindex"}) {
+    std::string path = JoinPath(dir, FileName(base_offset, suffix));
+    if (fs->Exists(path)) RETURN_IF_ERROR(fs->Remove(path));
+  }
+  ASSIGN_OR_RETURN(auto log, fs->Open(JoinPath(dir, FileName(base_offset, ".log")),
+                                      strata::OpenMode::kCreateTruncate));
+  seg->log_ = std::move(log);
+  ASSIGN_OR_RETURN(seg->offset_index_,
+                   OffsetIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".index")),
+                                     base_offset, options.max_index_bytes, IndexMode::kActive));
+  ASSIGN_OR_RETURN(seg->time_index_,
+                   TimeIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".timeindex")),
+                                   base_offset, options.max_index_bytes, IndexMode::kActive));
+  return seg;
+}
+
+absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(FileSystem* fs, const std::string& dir,
+                                                       Offset base_offset,
+                                                       const SegmentOptions& options,
+                                                       OpenMode mode) {
+  std::unique_ptr<Segment> seg(new Segment(fs, dir, base_offset, options));
+  seg->read_only_ = mode == OpenMode::kReadOnly;
+  ASSIGN_OR_RETURN(auto log, fs->Open(JoinPath(dir, FileName(base_offset, ".log")),
+                                      seg->read_only_ ? strata::OpenMode::kReadOnly
+                                                      : strata::OpenMode::kReadWrite));
+  seg->log_ = std::move(log);
+  ASSIGN_OR_RETURN(uint64_t size, seg->log_->Size());
+  seg->size_.store(size, std::memory_order_release);
+  ASSIGN_OR_RETURN(seg->offset_index_,
+                   OffsetIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".index")),
+                                     base_offset, options.max_index_bytes, ToIndexMode(mode)));
+  ASSIGN_OR_RETURN(seg->time_index_,
+                   TimeIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".timeindex")),
+                                   base_offset, options.max_index_bytes, ToIndexMode(mode)));
+  return seg;
+}
+
+absl::Status Segment::CheckIndexes() {
+  RETURN_IF_ERROR(offset_index_->Check(size_bytes()));
+  RETURN_IF_ERROR(ComputeTailState());
+  return time_index_->Check(next_offset() - 1);
+}
+
+// From the last offset-index entry (or the start) to the end of the file: the batches there give
+// next_offset and complete max_timestamp. Fails if the walk does not land exactly on the end.
+absl::Status Segment::ComputeTailState() {
+  uint64_t end = size_bytes();
+  TimestampOffset last_time = time_index_->LastEntry();
+  int64_t max_ts = last_time.timestamp;
+  Offset max_ts_offset = last_time.offset;
+  Offset next = base_;
+  uint64_t pos = 0;
+  if (offset_index_->size() > 0) {
+    OffsetPosition last = offset_index_->EntryAt(offset_index_->size() - 1);
+    pos = last.position.value();
+  }
+  internal::HeaderScanner scanner(*log_, end);
+  uint64_t last_pos = pos;
+  while (pos < end) {
+    ASSIGN_OR_RETURN(BatchSummary s, scanner.At(pos));
+    if (s.max_timestamp > max_ts) {
+      max_ts = s.max_timestamp;
+      max_ts_offset = s.last_offset;
+    }
+    next = s.last_offset + 1;
+    last_pos = pos;
+    pos += s.size_bytes;
+  }
+  if (end > 0) {
+    ASSIGN_OR_RETURN(BatchSummary first, scanner.At(0));
+    first_timestamp_ = first.max_timestamp;
+  }
+  next_offset_.store(next.value(), std::memory_order_release);
+  max_timestamp_.store(max_ts, std::memory_order_release);
+  offset_of_max_timestamp_ = max_ts_offset;
+  bytes_since_index_entry_ = end - last_pos;
+  return absl::OkStatus();
+}
+
+bool Segment::ShouldRoll(uint64_t batch_bytes, Offset last_offset, uint64_t segment_bytes) const {
+  uint64_t size = size_bytes();
+  if (size > 0 && size + batch_bytes > segment_bytes) return true;
+  if (offset_index_->full() || time_index_->full()) return true;
+  if (last_offset - base_ > INT32_MAX) return true;  // relative offsets must fit the indexes
+  return size + batch_bytes > UINT32_MAX;             // positions must fit the indexes
+}
+
+absl::Status Segment::MaybeIndex(const BatchSummary& s) {
+  if (bytes_since_index_entry_ > options_.index_interval_bytes && !offset_index_->full() &&
+      !time_index_->full()) {
+    RETURN_IF_ERROR(offset_index_->Append(s.last_offset, s.position));
+    RETURN_IF_ERROR(time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_));
+    bytes_since_index_entry_ = 0;
+  }
+  bytes_since_index_entry_ += s.size_bytes;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Append(std::span<const uint8_t> batch, const BatchSummary& summary) {
+  uint64_t pos = size_bytes();
+  if (absl::Status s = log_->WriteAt(pos, batch); !s.ok()) {
+    // Cut any partial write so the file ends on a batch boundary again.
+    IgnoreError(log_->Truncate(pos), "a failed cut leaves garbage past size_ that the next "
+                                     "append overwrites and recovery truncates");
+    return s;
+  }
+  BatchSummary placed = summary;
+  placed.position = FilePosition(pos);
+  if (pos == 0) first_timestamp_ = summary.max_timestamp;
+  if (summary.max_timestamp > max_timestamp()) {
+    max_timestamp_.store(summary.max_timestamp, std::memory_order_release);
+    offset_of_max_timestamp_ = summary.last_offset;
+  }
+  if (absl::Status s = MaybeIndex(placed); !s.ok()) {
+    LOG_EVENT(Warn, "segment.index_append_failed").Kv("path", log_path()).Kv("error", s.ToString());
+  }
+  // Readers load next_offset before size: publish size first.
+  size_.store(pos + batch.size(), std::memory_order_release);
+  next_offset_.store(summary.last_offset.value() + 1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Seal() {
+  if (!time_index_->full() && max_timestamp() != kNoTimestamp) {
+    RETURN_IF_ERROR(time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_));
+  }
+  RETURN_IF_ERROR(offset_index_->TrimToSize());
+  return time_index_->TrimToSize();
+}
+
+absl::Status Segment::Reactivate() {
+  RETURN_IF_ERROR(offset_index_->Reactivate());
+  return time_index_->Reactivate();
+}
+
+absl::Status Segment::WriteIndexes() {
+  RETURN_IF_ERROR(offset_index_->Flush(false));
+  return time_index_->Flush(false);
+}
+
+absl::Status Segment::SyncLog() { return log_->Sync(); }
+
+absl::Status Segment::SyncIndexes() {
+  RETURN_IF_ERROR(offset_index_->Flush(true));
+  return time_index_->Flush(true);
+}
+
+absl::Status Segment::ResetIndexes() {
+  RETURN_IF_ERROR(offset_index_->Reset());
+  RETURN_IF_ERROR(time_index_->Reset());
+  max_timestamp_.store(kNoTimestamp, std::memory_order_release);
+  offset_of_max_timestamp_ = base_;
+  bytes_since_index_entry_ = 0;
+  first_timestamp_ = kNoTimestamp;
+  return absl::OkStatus();
+}
+
+namespace {
+
+// After a bad batch at `pos`: does its length field lead to a batch that passes its CRC?
+bool ValidBatchFollows(internal::BatchReader& reader, uint64_t pos, uint64_t end) {
+  // reader.At succeeds when the length field is sane (the CRC is checked by Parse, not by At);
+  // a truncated or absurd length fails here and means a torn tail.
+  auto bad = reader.At(pos);
+  if (!bad.ok()) return false;
+  uint64_t next = pos + bad->size();
+  if (next >= end) return false;
+  auto following = reader.At(next);
+  return following.ok() && RecordBatchView::Parse(*following).ok();
+}
+
+}  // namespace
+
+absl::StatusOr<SegmentRecovery> Segment::Recover() {
+  RETURN_IF_ERROR(ResetIndexes());
+  ASSIGN_OR_RETURN(uint64_t end, log_->Size());
+  internal::BatchReader reader(*log_, end);
+  SegmentRecovery result;
+  Offset next = base_;
+  uint64_t pos = 0;
+  while (pos < end) {
+    auto bytes = reader.At(pos);
+    absl::Status error = bytes.status();
+    if (error.ok()) {
+      auto view = RecordBatchView::Parse(*bytes);
+      error = view.status();
+      if (error.ok() && view->base_offset() < next) {
+        error = CorruptionError(absl::StrCat("batch at position ", pos, " has base offset ",
+                                             view->base_offset().value(), ", expected >= ",
+                                             next.value()));
+      }
+    }
+    if (!error.ok()) {
+      result.first_error = error;
+      result.valid_batch_after_error = ValidBatchFollows(reader, pos, end);
+      break;
+    }
+    ASSIGN_OR_RETURN(BatchSummary s, ParseSummary(*bytes, FilePosition(pos)));
+    if (pos == 0) first_timestamp_ = s.max_timestamp;
+    if (s.max_timestamp > max_timestamp()) {
+      max_timestamp_.store(s.max_timestamp, std::memory_order_release);
+      offset_of_max_timestamp_ = s.last_offset;
+    }
+    RETURN_IF_ERROR(MaybeIndex(s));
+    next = s.last_offset + 1;
+    pos += s.size_bytes;
+    ++result.batches;
+  }
+  result.valid_bytes = pos;
+  result.invalid_bytes = end - pos;
+  // Never serve what follows the first bad batch, whether or not the caller cuts the file.
+  size_.store(pos, std::memory_order_release);
+  next_offset_.store(next.value(), std::memory_order_release);
+  return result;
+}
+
+absl::Status Segment::TruncateToBytes(uint64_t size) {
+  RETURN_IF_ERROR(log_->Truncate(size));
+  size_.store(size, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Segment::TruncateTo(Offset offset) {
+  ASSIGN_OR_RETURN(auto found, Translate(offset));
+  if (!found.has_value()) return 0;  // nothing at or after `offset`
+  uint64_t old_size = size_bytes();
+  uint64_t new_size = found->position.value();
+  RETURN_IF_ERROR(offset_index_->TruncateTo(found->base_offset));
+  RETURN_IF_ERROR(time_index_->TruncateTo(found->base_offset));
+  RETURN_IF_ERROR(TruncateToBytes(new_size));
+  RETURN_IF_ERROR(ComputeTailState());
+  return old_size - new_size;
+}
+
+absl::Status Segment::Delete() {
+  std::string deleted = log_path() + ".deleted";
+  RETURN_IF_ERROR(fs_->Rename(log_path(), deleted));
+  RETURN_IF_ERROR(offset_index_->Delete());
+  RETURN_IF_ERROR(time_index_->Delete());
+  return fs_->Remove(deleted);
+}
+
+absl::StatusOr<BatchSummary> Segment::ReadSummary(FilePosition position) const {
+  internal::HeaderScanner scanner(*log_, size_bytes(), kSummaryHeaderBytes);
+  return scanner.At(position.value());
+}
+
+absl::Status Segment::ScanBatches(FilePosition from,
+                                  absl::FunctionRef<bool(const BatchSummary&)> visit) const {
+  uint64_t end = size_bytes();
+  internal::HeaderScanner scanner(*log_, end);
+  for (uint64_t pos = from.value(); pos < end;) {
+    ASSIGN_OR_RETURN(BatchSummary s, scanner.At(pos));
+    if (!visit(s)) break;
+    pos += s.size_bytes;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<BatchSummary>> Segment::Translate(Offset target) const {
+  if (target >= next_offset()) return std::optional<BatchSummary>();
+  uint64_t end = size_bytes();
+  internal::HeaderScanner scanner(*log_, end);
+  uint64_t from = offset_index_->Lookup(target).position.value();
+  if (from >= end) from = 0;  // an entry for a batch not yet published: scan from the start
+  for (uint64_t pos = from; pos < end;) {
+    ASSIGN_OR_RETURN(BatchSummary s, scanner.At(pos));
+    if (s.last_offset >= target) return std::optional<BatchSummary>(s);
+    pos += s.size_bytes;
+  }
+  return std::optional<BatchSummary>();
+}
+
+absl::StatusOr<FileSlice> Segment::ReadRange(FilePosition start, uint64_t max_bytes,
+                                             Offset max_offset, bool min_one_batch) const {
+  uint64_t end = size_bytes();
+  uint64_t from = start.value();
+  uint64_t limit = from + max_bytes;
+  // Jump over whole batches with the index: the batch at an entry's position has that entry's
+  // offset as its last offset, so every batch before it ends below it.
+  uint64_t pos = from;
+  for (size_t lo = 0, hi = offset_index_->size(); lo < hi;) {
+    size_t mid = lo + (hi - lo) / 2;
+    OffsetPosition e = offset_index_->EntryAt(mid);
+    if (e.position.value() <= limit && e.position.value() < end && e.offset < max_offset) {
+      if (e.position.value() > pos) pos = e.position.value();
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  internal::HeaderScanner scanner(*log_, end);
+  while (pos < end) {
+    ASSIGN_OR_RETURN(BatchSummary s, scanner.At(pos));
+    if (s.last_offset >= max_offset) break;
+    if (pos + s.size_bytes > limit && !(min_one_batch && pos == from)) break;
+    pos += s.size_bytes;
+  }
+  return FileSlice{log_, from, pos - from};
+}
+
+absl::StatusOr<std::optional<BatchSummary>> Segment::FindBatchByTimestamp(TimestampMs ts) const {
+  if (max_timestamp() < ts) return std::optional<BatchSummary>();
+  TimestampOffset hint = time_index_->Lookup(ts);
+  FilePosition from = offset_index_->Lookup(hint.offset).position;
+  std::optional<BatchSummary> found;
+  RETURN_IF_ERROR(ScanBatches(from, [&](const BatchSummary& s) {
+    if (s.max_timestamp >= ts) {
+      found = s;
+      return false;
+    }
+    return true;
+  }));
+  return found;
+}
+
+absl::Status Segment::ReadBytes(uint64_t position, uint64_t length, std::string* out) const {
+  out->resize(length);
+  ASSIGN_OR_RETURN(size_t got,
+                   log_->ReadAt(position, {reinterpret_cast<uint8_t*>(out->data()), length}));
+  if (got != length) {
+    return absl::OutOfRangeError(absl::StrCat("short read of ", log_path(), " at ", position));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace strata
