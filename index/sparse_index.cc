@@ -63,8 +63,8 @@ absl::StatusOr<std::unique_ptr<SparseIndex>> SparseIndex::Open(FileSystem* fs, s
                    fs->Open(path, read_only ? OpenMode::kReadOnly : OpenMode::kCreate));
   ASSIGN_OR_RETURN(index->file_bytes_, index->file_->Size());
   uint64_t on_disk_entries = index->file_bytes_ / es;
-  index->capacity_ = static_cast<size_t>(read_only ? on_disk_entries
-                                                  : std::max(max_bytes / es, on_disk_entries));
+  index->capacity_ = static_cast<size_t>(std::max(max_bytes / es, on_disk_entries));
+  index->read_only_ = read_only;
   index->words_bytes_ = std::max<size_t>(index->capacity_, 1) * 2 * sizeof(int64_t);
   void* mem = mmap(nullptr, index->words_bytes_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<SparseIndex>> SparseIndex::Open(FileSystem* fs, s
   index->words_ = static_cast<std::atomic<int64_t>*>(mem);
   RETURN_IF_ERROR(index->Load(trailing_garbage));
   if (mode == Mode::kActive) RETURN_IF_ERROR(index->Reactivate());
+  if (read_only) index->appendable_ = true;  // rebuilds happen in memory only
   return index;
 }
 
@@ -167,7 +168,7 @@ absl::Status SparseIndex::Append(Entry e) {
 absl::Status SparseIndex::TruncateEntries(size_t n) {
   if (n >= size()) return absl::OkStatus();
   count_.store(n, std::memory_order_release);
-  if (flushed_ > n) {
+  if (flushed_ > n && !read_only_) {
     // Zero the file's stale entries so that a reload does not resurrect them.
     std::vector<uint8_t> zeros((flushed_ - n) * entry_size(), 0);
     RETURN_IF_ERROR(file_->WriteAt(n * entry_size(), zeros));
@@ -177,6 +178,7 @@ absl::Status SparseIndex::TruncateEntries(size_t n) {
 }
 
 absl::Status SparseIndex::Flush(bool sync) {
+  if (read_only_) return absl::OkStatus();
   size_t n = size();
   if (n > flushed_) {
     size_t es = entry_size();
@@ -191,6 +193,7 @@ absl::Status SparseIndex::Flush(bool sync) {
 }
 
 absl::Status SparseIndex::TrimToSize() {
+  if (read_only_) return absl::OkStatus();
   RETURN_IF_ERROR(Flush(false));
   uint64_t bytes = size() * entry_size();
   if (file_bytes_ != bytes) {
@@ -202,6 +205,7 @@ absl::Status SparseIndex::TrimToSize() {
 }
 
 absl::Status SparseIndex::Reactivate() {
+  if (read_only_) return absl::OkStatus();
   uint64_t bytes = capacity_ * entry_size();
   if (file_bytes_ < bytes) {
     RETURN_IF_ERROR(file_->Truncate(bytes));  // preallocate (sparse, zero-filled)

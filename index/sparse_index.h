@@ -33,13 +33,14 @@ class SparseIndex {
   };
 
   enum class Mode {
-    kReadOnly,  // tools: the file is opened read-only and holds exactly what is on disk
+    kReadOnly,  // tools: the file is opened read-only and never written; changes (a rebuild)
+                // stay in memory
     kSealed,    // a rolled segment: writable file (truncation, deletion), no appends until
                 // Reactivate()
     kActive,    // the active segment: preallocated to max_bytes, appendable
   };
 
-  // Opens or creates the file. Unless read-only, the in-memory array has room for
+  // Opens or creates the file. The in-memory array has room for
   // max_bytes / entry size entries (virtual memory; untouched pages cost nothing) so that a
   // sealed index can become active again after a truncation. Existing entries are loaded up to
   // the first invalid one; `*trailing_garbage` is set when non-zero bytes follow them.
@@ -95,6 +96,7 @@ class SparseIndex {
   size_t flushed_ = 0;          // entries already written to the file
   uint64_t file_bytes_ = 0;     // current file size
   bool appendable_ = false;
+  bool read_only_ = false;
 };
 
 }  // namespace strata::internal

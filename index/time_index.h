@@ -53,6 +53,7 @@ class TimeIndex {
   absl::Status Flush(bool sync) { return index_->Flush(sync); }
   absl::Status TrimToSize() { return index_->TrimToSize(); }
   absl::Status Reactivate() { return index_->Reactivate(); }
+  bool appendable() const { return index_->appendable(); }
   absl::Status Rename(const std::string& p) { return index_->Rename(p); }
   absl::Status Delete() { return index_->Delete(); }
   const std::string& path() const { return index_->path(); }

@@ -115,7 +115,7 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
                                                    " is below the log end offset ", end.value()));
   }
   ASSIGN_OR_RETURN(BatchSummary summary, ParseSummary(batch, FilePosition(0)));
-  RETURN_IF_ERROR(MaybeRollLocked(batch.size(), summary.last_offset));
+  RETURN_IF_ERROR(MaybeRollLocked(batch.size(), summary));
   if (!options.assign_offsets && active().empty() && base > active().base_offset()) {
     // A follower's first batch may start past the empty active segment's base (the leader's
     // log has a gap there, e.g. after compaction): restart the segment at the batch.
@@ -137,12 +137,18 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
   return absl::OkStatus();
 }
 
-absl::Status Log::MaybeRollLocked(uint64_t batch_bytes, Offset last_offset) {
+// segment.ms as Kafka applies it: the incoming batch's timestamp minus the segment's first batch
+// timestamp, or (without timestamps) the wall clock minus the segment's creation time.
+absl::Status Log::MaybeRollLocked(uint64_t batch_bytes, const BatchSummary& incoming) {
   Segment& seg = active();
   LogConfig c = config();
-  bool by_time = !seg.empty() && seg.first_batch_timestamp() != kNoTimestamp &&
-                 clock_->NowMs() - seg.first_batch_timestamp() > c.segment_ms;
-  if (by_time || seg.ShouldRoll(batch_bytes, last_offset, c.segment_bytes)) return RollLocked();
+  int64_t waited_ms = seg.first_batch_timestamp() >= 0
+                          ? incoming.max_timestamp - seg.first_batch_timestamp()
+                          : clock_->NowMs() - seg.created_ms();
+  bool by_time = !seg.empty() && waited_ms > c.segment_ms;
+  if (by_time || seg.ShouldRoll(batch_bytes, incoming.last_offset, c.segment_bytes)) {
+    return RollLocked();
+  }
   return absl::OkStatus();
 }
 
@@ -156,15 +162,20 @@ absl::Status Log::RollLocked() {
   Segment& old = active();
   if (old.empty()) return absl::OkStatus();
   Offset base = log_end_offset();
-  RETURN_IF_ERROR(old.Seal());
   LogConfig c = config();
+  // Create first: if that fails (no space), the old segment stays active and appendable.
   ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
                    Segment::Create(fs_, dir_, base,
                                    {c.segment_index_bytes, c.index_interval_bytes}));
+  seg->set_created_ms(clock_->NowMs());
+  dir_needs_sync_ = true;
+  if (absl::Status s = old.Seal(); !s.ok()) {
+    IgnoreError(seg->Delete(), "the half-made segment is a leftover recovery removes");
+    return s;
+  }
   SegmentList list = *segments();
   list.push_back(std::move(seg));
   PublishLocked(std::move(list));
-  dir_needs_sync_ = true;
   LOG_EVENT(Debug, "log.rolled").Kv("dir", dir_).Kv("base_offset", base.value());
   return absl::OkStatus();
 }

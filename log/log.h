@@ -156,7 +156,7 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status AppendOneLocked(std::span<uint8_t> batch, const AppendOptions& options,
                                AppendInfo* info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
-  absl::Status MaybeRollLocked(uint64_t batch_bytes, Offset last_offset)
+  absl::Status MaybeRollLocked(uint64_t batch_bytes, const BatchSummary& incoming)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status RollLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status DeleteSegmentsLocked(size_t count, const char* reason)

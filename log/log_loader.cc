@@ -11,8 +11,9 @@
 //     included) and indexes are rebuilt. The first torn or corrupt batch, or a rolled segment
 //     that ends before the next segment begins (what losing unsynced pages looks like), ends the
 //     log: that segment is cut at its last valid batch and later segments are deleted, with a
-//     WARN line saying what was dropped. One exception: a rolled segment corrupt in the middle
-//     (a valid batch follows the bad one) is reported and served up to the bad batch, not cut.
+//     WARN line saying what was dropped. One exception: in a rolled segment, a complete batch
+//     that fails its CRC or magic check (corruption, not an interrupted write) is reported and
+//     the segment is served up to it, not cut; later segments stay.
 //  4. After a clean shutdown everything is below the recovery point (rule 2 only).
 //  5. Recovered data is fsynced before the recovery point moves to the log end.
 #include <algorithm>
@@ -119,7 +120,7 @@ absl::StatusOr<bool> LogLoader::RecoverUnflushedSegment(Segment& seg, bool is_la
   recovered_ = true;
   ASSIGN_OR_RETURN(SegmentRecovery r, seg.Recover());
   bool bad = !r.first_error.ok();
-  if (bad && !is_last && r.valid_batch_after_error) {
+  if (bad && !is_last && !r.torn) {
     Report(seg, r.valid_bytes, r.first_error);  // corrupt in the middle: keep, do not cut
     return true;
   }
@@ -245,6 +246,7 @@ absl::Status LogLoader::Finish(SegmentList list) {
   log.high_watermark_.store(end.value());
   Offset rp = options_.clean_shutdown ? end : std::min(options_.recovery_point, end);
   log.recovery_point_.store(rp.value());
+  for (auto& seg : list) seg->set_created_ms(log.clock_->NowMs());
   log.segments_.store(std::make_shared<const SegmentList>(std::move(list)));
   log.read_only_ = options_.read_only;
   log.last_flush_mono_ms_.store(log.clock_->MonotonicMs());

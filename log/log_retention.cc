@@ -130,6 +130,7 @@ absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
   ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
                    Segment::Create(fs_, dir_, offset,
                                    {c.segment_index_bytes, c.index_interval_bytes}));
+  fresh->set_created_ms(clock_->NowMs());
   SegmentList next;
   next.push_back(std::move(fresh));
   PublishLocked(std::move(next));

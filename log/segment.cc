@@ -71,16 +71,22 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(FileSystem* fs, const std
   seg->log_ = std::move(log);
   ASSIGN_OR_RETURN(uint64_t size, seg->log_->Size());
   seg->size_.store(size, std::memory_order_release);
+  std::string index_path = JoinPath(dir, FileName(base_offset, ".index"));
+  std::string time_path = JoinPath(dir, FileName(base_offset, ".timeindex"));
+  seg->index_missing_ = !fs->Exists(index_path) || !fs->Exists(time_path);
+  if (seg->index_missing_ && seg->read_only_) {
+    return absl::NotFoundError(absl::StrCat("index files of ", seg->log_path(), " are missing"));
+  }
   ASSIGN_OR_RETURN(seg->offset_index_,
-                   OffsetIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".index")),
-                                     base_offset, options.max_index_bytes, ToIndexMode(mode)));
-  ASSIGN_OR_RETURN(seg->time_index_,
-                   TimeIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".timeindex")),
-                                   base_offset, options.max_index_bytes, ToIndexMode(mode)));
+                   OffsetIndex::Open(fs, index_path, base_offset, options.max_index_bytes,
+                                     ToIndexMode(mode)));
+  ASSIGN_OR_RETURN(seg->time_index_, TimeIndex::Open(fs, time_path, base_offset,
+                                                      options.max_index_bytes, ToIndexMode(mode)));
   return seg;
 }
 
 absl::Status Segment::CheckIndexes() {
+  if (index_missing_) return CorruptionError(absl::StrCat("index files of ", log_path(), " were missing"));
   RETURN_IF_ERROR(offset_index_->Check(size_bytes()));
   RETURN_IF_ERROR(ComputeTailState());
   return time_index_->Check(next_offset() - 1);
@@ -200,23 +206,9 @@ absl::Status Segment::ResetIndexes() {
   return absl::OkStatus();
 }
 
-namespace {
-
-// After a bad batch at `pos`: does its length field lead to a batch that passes its CRC?
-bool ValidBatchFollows(internal::BatchReader& reader, uint64_t pos, uint64_t end) {
-  // reader.At succeeds when the length field is sane (the CRC is checked by Parse, not by At);
-  // a truncated or absurd length fails here and means a torn tail.
-  auto bad = reader.At(pos);
-  if (!bad.ok()) return false;
-  uint64_t next = pos + bad->size();
-  if (next >= end) return false;
-  auto following = reader.At(next);
-  return following.ok() && RecordBatchView::Parse(*following).ok();
-}
-
-}  // namespace
-
 absl::StatusOr<SegmentRecovery> Segment::Recover() {
+  bool sealed = !offset_index_->appendable();
+  if (sealed) RETURN_IF_ERROR(Reactivate());
   RETURN_IF_ERROR(ResetIndexes());
   ASSIGN_OR_RETURN(uint64_t end, log_->Size());
   internal::BatchReader reader(*log_, end);
@@ -226,6 +218,7 @@ absl::StatusOr<SegmentRecovery> Segment::Recover() {
   while (pos < end) {
     auto bytes = reader.At(pos);
     absl::Status error = bytes.status();
+    result.torn = !error.ok();
     if (error.ok()) {
       auto view = RecordBatchView::Parse(*bytes);
       error = view.status();
@@ -237,7 +230,6 @@ absl::StatusOr<SegmentRecovery> Segment::Recover() {
     }
     if (!error.ok()) {
       result.first_error = error;
-      result.valid_batch_after_error = ValidBatchFollows(reader, pos, end);
       break;
     }
     ASSIGN_OR_RETURN(BatchSummary s, ParseSummary(*bytes, FilePosition(pos)));
@@ -253,6 +245,11 @@ absl::StatusOr<SegmentRecovery> Segment::Recover() {
   }
   result.valid_bytes = pos;
   result.invalid_bytes = end - pos;
+  index_missing_ = false;
+  if (sealed) {
+    RETURN_IF_ERROR(offset_index_->TrimToSize());
+    RETURN_IF_ERROR(time_index_->TrimToSize());
+  }
   // Never serve what follows the first bad batch, whether or not the caller cuts the file.
   size_.store(pos, std::memory_order_release);
   next_offset_.store(next.value(), std::memory_order_release);

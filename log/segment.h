@@ -61,9 +61,9 @@ struct SegmentRecovery {
   uint64_t invalid_bytes = 0;    // bytes after them (torn tail or corruption)
   int64_t batches = 0;
   absl::Status first_error;      // why the scan stopped early (OK if it did not)
-  // The bad batch's length field was sane and a valid batch (CRC checked) follows it: corruption
-  // in the middle of the file rather than a torn tail.
-  bool valid_batch_after_error = false;
+  // The first bad batch is incomplete or has an impossible length (what an interrupted write or
+  // lost pages leave), as opposed to a complete batch that fails its CRC or magic check.
+  bool torn = false;
 };
 
 class Segment {
@@ -91,6 +91,9 @@ class Segment {
   // Timestamp of the first batch (kNoTimestamp when empty); segment.ms rolls from it.
   TimestampMs first_batch_timestamp() const { return first_timestamp_; }
   bool empty() const { return size_bytes() == 0; }
+  // Wall-clock time the segment was created or opened (segment.ms without timestamps).
+  TimestampMs created_ms() const { return created_ms_; }
+  void set_created_ms(TimestampMs ms) { created_ms_ = ms; }
   const std::string& log_path() const { return log_->path(); }
   const OffsetIndex& offset_index() const { return *offset_index_; }
   const TimeIndex& time_index() const { return *time_index_; }
@@ -168,10 +171,12 @@ class Segment {
   std::atomic<int64_t> next_offset_;
   std::atomic<int64_t> max_timestamp_{kNoTimestamp};
   TimestampMs first_timestamp_ = kNoTimestamp;
+  TimestampMs created_ms_ = 0;
   // Writer-only state.
   Offset offset_of_max_timestamp_;
   uint64_t bytes_since_index_entry_ = 0;
   bool read_only_ = false;
+  bool index_missing_ = false;
 };
 
 // Parses a summary from at least kSummaryHeaderBytes bytes; checks length and magic only.
