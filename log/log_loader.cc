@@ -7,8 +7,9 @@
 //     check; one that fails is rebuilt by a full scan. If that scan meets a bad batch, the
 //     corruption is reported (LogProblem, ERROR line), the segment is served only up to it, and
 //     nothing is cut: flushed data is never deleted silently.
-//  3. From the segment holding the recovery point onward every batch is validated (CRC
-//     included) and indexes are rebuilt. The first torn or corrupt batch, or a rolled segment
+//  3. From the recovery point onward every batch is validated (CRC included) and indexes are
+//     rebuilt; in the segment holding the recovery point, the flushed prefix keeps its index
+//     entries when they pass the sanity check, so the work is proportional to the unflushed tail. The first torn or corrupt batch, or a rolled segment
 //     that ends before the next segment begins (what losing unsynced pages looks like), ends the
 //     log: that segment is cut at its last valid batch and later segments are deleted, with a
 //     WARN line saying what was dropped. One exception: in a rolled segment, a complete batch
@@ -39,7 +40,8 @@ class LogLoader {
   absl::Status CheckFlushedSegment(Segment& seg);
   // Returns false when the log ends inside this segment (later segments must go).
   absl::StatusOr<bool> RecoverUnflushedSegment(Segment& seg, bool is_last,
-                                               std::optional<Offset> next_base);
+                                               std::optional<Offset> next_base,
+                                               Offset trusted_below);
   absl::Status LoadEpochs();
   absl::Status Finish(SegmentList list);
   void Report(const Segment& seg, uint64_t position, const absl::Status& error);
@@ -116,9 +118,10 @@ absl::Status LogLoader::CheckFlushedSegment(Segment& seg) {
 }
 
 absl::StatusOr<bool> LogLoader::RecoverUnflushedSegment(Segment& seg, bool is_last,
-                                                        std::optional<Offset> next_base) {
+                                                        std::optional<Offset> next_base,
+                                                        Offset trusted_below) {
   recovered_ = true;
-  ASSIGN_OR_RETURN(SegmentRecovery r, seg.Recover());
+  ASSIGN_OR_RETURN(SegmentRecovery r, seg.Recover(trusted_below));
   bool bad = !r.first_error.ok();
   if (bad && !is_last && !r.torn) {
     Report(seg, r.valid_bytes, r.first_error);  // corrupt in the middle: keep, do not cut
@@ -198,7 +201,8 @@ absl::Status LogLoader::Load() {
     }
     std::optional<Offset> next_base;
     if (i + 1 < list.size()) next_base = list[i + 1]->base_offset();
-    ASSIGN_OR_RETURN(bool go_on, RecoverUnflushedSegment(*list[i], i + 1 == list.size(), next_base));
+    ASSIGN_OR_RETURN(bool go_on, RecoverUnflushedSegment(*list[i], i + 1 == list.size(),
+                                                         next_base, options_.recovery_point));
     if (!go_on) {
       keep = i + 1;
       break;

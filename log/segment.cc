@@ -88,14 +88,13 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(FileSystem* fs, const std
 absl::Status Segment::CheckIndexes() {
   if (index_missing_) return CorruptionError(absl::StrCat("index files of ", log_path(), " were missing"));
   RETURN_IF_ERROR(offset_index_->Check(size_bytes()));
-  RETURN_IF_ERROR(ComputeTailState());
+  RETURN_IF_ERROR(ComputeTailState(size_bytes()));
   return time_index_->Check(next_offset() - 1);
 }
 
-// From the last offset-index entry (or the start) to the end of the file: the batches there give
-// next_offset and complete max_timestamp. Fails if the walk does not land exactly on the end.
-absl::Status Segment::ComputeTailState() {
-  uint64_t end = size_bytes();
+// From the last offset-index entry (or the start) to `end`: the batches there give next_offset
+// and complete max_timestamp. Fails if the walk does not land exactly on `end`.
+absl::Status Segment::ComputeTailState(uint64_t end) {
   TimestampOffset last_time = time_index_->LastEntry();
   int64_t max_ts = last_time.timestamp;
   Offset max_ts_offset = last_time.offset;
@@ -105,8 +104,8 @@ absl::Status Segment::ComputeTailState() {
     OffsetPosition last = offset_index_->EntryAt(offset_index_->size() - 1);
     pos = last.position.value();
   }
+  uint64_t indexed_pos = pos;
   internal::HeaderScanner scanner(*log_, end);
-  uint64_t last_pos = pos;
   while (pos < end) {
     ASSIGN_OR_RETURN(BatchSummary s, scanner.At(pos));
     if (s.max_timestamp > max_ts) {
@@ -114,7 +113,6 @@ absl::Status Segment::ComputeTailState() {
       max_ts_offset = s.last_offset;
     }
     next = s.last_offset + 1;
-    last_pos = pos;
     pos += s.size_bytes;
   }
   if (end > 0) {
@@ -124,8 +122,32 @@ absl::Status Segment::ComputeTailState() {
   next_offset_.store(next.value(), std::memory_order_release);
   max_timestamp_.store(max_ts, std::memory_order_release);
   offset_of_max_timestamp_ = max_ts_offset;
-  bytes_since_index_entry_ = end - last_pos;
+  bytes_since_index_entry_ = end - indexed_pos;
   return absl::OkStatus();
+}
+
+// The prefix of the file below `trusted_below` was flushed before the crash. When the indexes
+// look sane, keep them for that prefix and return where the batch holding `trusted_below` starts
+// (0: no usable prefix, recover from the start).
+uint64_t Segment::TrustedPrefix(Offset trusted_below) {
+  uint64_t end = size_bytes();
+  if (trusted_below <= base_ || index_missing_ || !offset_index_->Check(end).ok()) return 0;
+  internal::HeaderScanner scanner(*log_, end);
+  uint64_t pos = offset_index_->Lookup(trusted_below).position.value();
+  std::optional<BatchSummary> found;
+  while (pos < end && !found.has_value()) {
+    auto s = scanner.At(pos);
+    if (!s.ok()) return 0;
+    if (s->last_offset >= trusted_below) found = *s;
+    pos += s->size_bytes;
+  }
+  if (!found.has_value()) return 0;
+  uint64_t start = found->position.value();
+  if (!offset_index_->TruncateTo(found->base_offset).ok() ||
+      !time_index_->TruncateTo(found->base_offset).ok() || !ComputeTailState(start).ok()) {
+    return 0;
+  }
+  return start;
 }
 
 bool Segment::ShouldRoll(uint64_t batch_bytes, Offset last_offset, uint64_t segment_bytes) const {
@@ -206,15 +228,17 @@ absl::Status Segment::ResetIndexes() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SegmentRecovery> Segment::Recover() {
+absl::StatusOr<SegmentRecovery> Segment::Recover(Offset trusted_below) {
   bool sealed = !offset_index_->appendable();
   if (sealed) RETURN_IF_ERROR(Reactivate());
-  RETURN_IF_ERROR(ResetIndexes());
   ASSIGN_OR_RETURN(uint64_t end, log_->Size());
+  size_.store(end, std::memory_order_release);
+  uint64_t pos = TrustedPrefix(trusted_below);
+  if (pos == 0) RETURN_IF_ERROR(ResetIndexes());
+  Offset next = pos == 0 ? base_ : next_offset();
   internal::BatchReader reader(*log_, end);
   SegmentRecovery result;
-  Offset next = base_;
-  uint64_t pos = 0;
+  result.scanned_from = pos;
   while (pos < end) {
     auto bytes = reader.At(pos);
     absl::Status error = bytes.status();
@@ -270,7 +294,7 @@ absl::StatusOr<uint64_t> Segment::TruncateTo(Offset offset) {
   RETURN_IF_ERROR(offset_index_->TruncateTo(found->base_offset));
   RETURN_IF_ERROR(time_index_->TruncateTo(found->base_offset));
   RETURN_IF_ERROR(TruncateToBytes(new_size));
-  RETURN_IF_ERROR(ComputeTailState());
+  RETURN_IF_ERROR(ComputeTailState(new_size));
   return old_size - new_size;
 }
 

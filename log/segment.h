@@ -57,6 +57,7 @@ inline constexpr size_t kSummaryHeaderBytes = batch_format::kMaxTimestampOffset 
 
 // Outcome of Segment::Recover.
 struct SegmentRecovery {
+  uint64_t scanned_from = 0;     // where validation started (0 unless a flushed prefix was kept)
   uint64_t valid_bytes = 0;      // bytes of whole, valid batches from the start
   uint64_t invalid_bytes = 0;    // bytes after them (torn tail or corruption)
   int64_t batches = 0;
@@ -124,9 +125,11 @@ class Segment {
   // Removes all batches at or after `offset` (which must be a batch boundary or beyond the
   // segment's end) from the file and indexes. Returns bytes removed.
   absl::StatusOr<uint64_t> TruncateTo(Offset offset);
-  // Scans from the start, validating every batch (CRC included) and rebuilding both indexes.
+  // Validates every batch (CRC included) and rebuilds both indexes, scanning from the start, or
+  // from the batch holding `trusted_below` when everything before it was flushed and the indexes
+  // pass their sanity check (so an unclean restart costs what the unflushed tail costs).
   // Does not cut the file: the caller decides (see SegmentRecovery) and calls TruncateToBytes.
-  absl::StatusOr<SegmentRecovery> Recover();
+  absl::StatusOr<SegmentRecovery> Recover(Offset trusted_below = Offset::Min());
   absl::Status TruncateToBytes(uint64_t size);
   // Renames `.log` to `.log.deleted` (the crash-safe marker), then removes all three files.
   absl::Status Delete();
@@ -156,7 +159,8 @@ class Segment {
  private:
   Segment(FileSystem* fs, std::string dir, Offset base, SegmentOptions options);
   absl::Status MaybeIndex(const BatchSummary& summary);
-  absl::Status ComputeTailState();
+  absl::Status ComputeTailState(uint64_t end);
+  uint64_t TrustedPrefix(Offset trusted_below);
   absl::Status ResetIndexes();
 
   FileSystem* fs_;

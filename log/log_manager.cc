@@ -1,0 +1,245 @@
+#include "log/log_manager.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "index/checkpoint_file.h"
+
+namespace strata {
+
+std::string TopicPartition::DirName() const { return absl::StrCat(topic, "-", partition); }
+
+LogManager::LogManager(FileSystem* fs, Options options, Clock* clock)
+    : fs_(fs), options_(std::move(options)), clock_(clock) {}
+
+LogManager::~LogManager() {
+  absl::Status s = Shutdown();
+  if (!s.ok()) LOG_EVENT(Error, "log_manager.shutdown_failed").Kv("error", s.ToString());
+}
+
+absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(
+    FileSystem* fs, Options options, Clock* clock,
+    std::function<LogConfig(const TopicPartition&)> configs) {
+  std::unique_ptr<LogManager> m(new LogManager(fs, std::move(options), clock));
+  RETURN_IF_ERROR(fs->CreateDirs(m->options_.data_dir));
+  std::string marker = JoinPath(m->options_.data_dir, kCleanShutdownFile);
+  m->clean_shutdown_ = fs->Exists(marker);
+  if (m->clean_shutdown_) {
+    // From here on a crash must count as unclean.
+    RETURN_IF_ERROR(fs->Remove(marker));
+    RETURN_IF_ERROR(fs->SyncDir(m->options_.data_dir));
+  }
+  RETURN_IF_ERROR(m->LoadAll(configs));
+  return m;
+}
+
+absl::StatusOr<std::map<TopicPartition, Offset>> LogManager::ReadOffsets(const char* name) {
+  std::map<TopicPartition, Offset> out;
+  auto lines = ReadCheckpointFile(fs_, JoinPath(options_.data_dir, name), 0, 3);
+  if (absl::IsNotFound(lines.status())) return out;
+  if (!lines.ok()) return lines.status();
+  for (const auto& line : *lines) {
+    int32_t partition;
+    int64_t offset;
+    if (!absl::SimpleAtoi(line[1], &partition) || !absl::SimpleAtoi(line[2], &offset)) {
+      return CorruptionError(absl::StrCat("malformed line in ", name));
+    }
+    out[{line[0], partition}] = Offset(offset);
+  }
+  return out;
+}
+
+absl::Status LogManager::WriteOffsets(const char* name,
+                                      const std::map<TopicPartition, Offset>& offsets) {
+  std::vector<CheckpointLine> lines;
+  for (const auto& [tp, offset] : offsets) {
+    lines.push_back({tp.topic, absl::StrCat(tp.partition), absl::StrCat(offset.value())});
+  }
+  return WriteCheckpointFile(fs_, JoinPath(options_.data_dir, name), 0, lines);
+}
+
+absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartition&)>& configs) {
+  auto recovery_points = ReadOffsets(kRecoveryPointFile);
+  if (!recovery_points.ok()) {
+    LOG_EVENT(Warn, "log_manager.checkpoint_unreadable")
+        .Kv("file", kRecoveryPointFile)
+        .Kv("error", recovery_points.status().message());
+    recovery_points = std::map<TopicPartition, Offset>();  // recover everything
+  }
+  auto log_starts = ReadOffsets(kLogStartFile);
+  if (!log_starts.ok()) return log_starts.status();  // losing it would resurrect deleted records
+  ASSIGN_OR_RETURN(auto names, fs_->ListDir(options_.data_dir));
+  int64_t start_ms = clock_->MonotonicMs();
+  for (const auto& name : names) {
+    std::string path = JoinPath(options_.data_dir, name);
+    if (!fs_->IsDirectory(path)) continue;
+    if (absl::EndsWith(name, "-delete")) {
+      LOG_EVENT(Info, "log_manager.finishing_delete").Kv("dir", name);
+      RETURN_IF_ERROR(RemoveTree(fs_, path));
+      continue;
+    }
+    auto parsed = Log::ParseDirName(name);
+    if (!parsed.has_value()) {
+      LOG_EVENT(Warn, "log_manager.unknown_dir").Kv("dir", name);
+      continue;
+    }
+    TopicPartition tp{parsed->first, parsed->second};
+    auto rp = recovery_points->find(tp);
+    auto ls = log_starts->find(tp);
+    LogOpenOptions open_options{
+        .recovery_point = rp == recovery_points->end() ? Offset(0) : rp->second,
+        .log_start_offset = ls == log_starts->end() ? Offset(0) : ls->second,
+        .clean_shutdown = clean_shutdown_ && rp != recovery_points->end()};
+    ASSIGN_OR_RETURN(auto log, Log::Open(fs_, path, configs(tp), clock_, open_options));
+    absl::MutexLock lock(&mu_);
+    logs_[tp] = std::move(log);
+  }
+  absl::MutexLock lock(&mu_);
+  LOG_EVENT(Info, "log_manager.loaded")
+      .Kv("data_dir", options_.data_dir)
+      .Kv("partitions", logs_.size())
+      .Kv("clean_shutdown", clean_shutdown_ ? "true" : "false")
+      .Kv("ms", clock_->MonotonicMs() - start_ms);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<Log> LogManager::Get(const TopicPartition& tp) const {
+  absl::MutexLock lock(&mu_);
+  auto it = logs_.find(tp);
+  return it == logs_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(const TopicPartition& tp,
+                                                             const LogConfig& config) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return absl::FailedPreconditionError("log manager is shut down");
+  auto it = logs_.find(tp);
+  if (it != logs_.end()) return it->second;
+  ASSIGN_OR_RETURN(auto log, Log::Open(fs_, JoinPath(options_.data_dir, tp.DirName()), config,
+                                       clock_, {}));
+  RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
+  std::shared_ptr<Log> shared = std::move(log);
+  logs_[tp] = shared;
+  return shared;
+}
+
+absl::Status LogManager::Delete(const TopicPartition& tp) {
+  std::shared_ptr<Log> log;
+  std::string doomed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = logs_.find(tp);
+    if (it == logs_.end()) return absl::NotFoundError(absl::StrCat(tp.DirName(), " not found"));
+    log = std::move(it->second);
+    logs_.erase(it);
+    doomed = JoinPath(options_.data_dir, absl::StrCat(tp.DirName(), ".", ++delete_counter_, "-",
+                                                      clock_->NowMs(), "-delete"));
+  }
+  RETURN_IF_ERROR(fs_->Rename(log->dir(), doomed));
+  RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
+  // Open files stay valid for readers that still hold the log; the names go now.
+  return RemoveTree(fs_, doomed);
+}
+
+std::vector<TopicPartition> LogManager::Partitions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, log] : logs_) out.push_back(tp);
+  return out;
+}
+
+std::vector<std::pair<TopicPartition, std::shared_ptr<Log>>> LogManager::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return {logs_.begin(), logs_.end()};
+}
+
+absl::Status LogManager::FlushDueLogs() {
+  absl::Status first;
+  for (const auto& [tp, log] : Snapshot()) {
+    if (!log->has_unflushed() || log->ms_since_flush() < log->config().flush_ms) continue;
+    absl::Status s = log->FlushAll();
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::Status LogManager::ApplyRetention() {
+  absl::Status first;
+  for (const auto& [tp, log] : Snapshot()) {
+    auto s = log->ApplyRetention();
+    if (!s.ok() && first.ok()) first = s.status();
+  }
+  return first;
+}
+
+absl::Status LogManager::WriteCheckpoints() {
+  std::map<TopicPartition, Offset> recovery_points, log_starts;
+  for (const auto& [tp, log] : Snapshot()) {
+    recovery_points[tp] = log->recovery_point();
+    log_starts[tp] = log->log_start_offset();
+  }
+  absl::MutexLock lock(&checkpoint_mu_);
+  RETURN_IF_ERROR(WriteOffsets(kRecoveryPointFile, recovery_points));
+  return WriteOffsets(kLogStartFile, log_starts);
+}
+
+void LogManager::StartBackground() {
+  absl::MutexLock lock(&mu_);
+  if (background_.joinable() || shut_down_) return;
+  background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void LogManager::BackgroundLoop() {
+  int64_t last_flush = clock_->MonotonicMs(), last_retention = last_flush,
+          last_checkpoint = last_flush;
+  auto run = [&](int64_t& last, int64_t interval, const char* what, auto&& fn) {
+    int64_t now = clock_->MonotonicMs();
+    if (now - last < interval) return;
+    last = now;
+    if (absl::Status s = fn(); !s.ok()) {
+      LOG_EVENT(Error, "log_manager.background_failed").Kv("task", what).Kv("error", s.ToString());
+    }
+  };
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(100));
+      if (stopping_) return;
+    }
+    run(last_flush, options_.flush_check_interval_ms, "flush", [&] { return FlushDueLogs(); });
+    run(last_retention, options_.retention_check_interval_ms, "retention",
+        [&] { return ApplyRetention(); });
+    run(last_checkpoint, options_.checkpoint_interval_ms, "checkpoint",
+        [&] { return WriteCheckpoints(); });
+  }
+}
+
+absl::Status LogManager::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::OkStatus();
+    shut_down_ = true;
+    stopping_ = true;
+  }
+  if (background_.joinable()) background_.join();
+  absl::Status first;
+  for (const auto& [tp, log] : Snapshot()) {
+    absl::Status s = log->Close();
+    if (!s.ok()) {
+      LOG_EVENT(Error, "log.close_failed").Kv("dir", log->dir()).Kv("error", s.ToString());
+      if (first.ok()) first = s;
+    }
+  }
+  RETURN_IF_ERROR(WriteCheckpoints());
+  if (!first.ok()) return first;  // no clean-shutdown marker: the next start recovers
+  std::string marker = JoinPath(options_.data_dir, kCleanShutdownFile);
+  RETURN_IF_ERROR(WriteFileAtomically(fs_, marker, ""));
+  LOG_EVENT(Info, "log_manager.shut_down").Kv("data_dir", options_.data_dir);
+  return absl::OkStatus();
+}
+
+}  // namespace strata

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: the suite in a release build, the suite
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, then each libFuzzer target for a
+# bounded time. Exits non-zero on the first failure. Used by the README and by .ci/run.
+#
+#   STRATA_FUZZ_SECONDS   seconds per fuzz target (default 60)
+#   STRATA_SKIP_ASAN=1    skip the sanitizer build (local iteration only; CI runs it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/strata-ccache}"
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "release build"
+cmake --preset release >/dev/null
+cmake --build --preset release
+step "release tests"
+ctest --preset release
+
+if [[ "${STRATA_SKIP_ASAN:-0}" != 1 ]]; then
+  step "asan+ubsan build"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan
+  step "asan+ubsan tests"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --preset asan
+fi
+
+step "fuzz targets"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+seconds="${STRATA_FUZZ_SECONDS:-60}"
+for target in build/fuzz/tests/fuzz/*_fuzz; do
+  name=$(basename "$target" _fuzz)
+  corpus=$(mktemp -d)
+  trap 'rm -rf "$corpus"' EXIT
+  cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
+  echo "fuzzing $name for ${seconds}s"
+  "$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 "$corpus" \
+    2>&1 | tail -n 12
+  rm -rf "$corpus"
+done
+
+step "all tests passed"

@@ -1,0 +1,19 @@
+// The strata subcommands. Each takes the arguments after its name and returns the process exit
+// code (0 success, 1 failure or problems found, 2 usage error), printing to stdout/stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace strata::tools {
+
+using Argv = std::vector<std::string>;
+
+int LogDump(const Argv& args);      // strata log dump
+int LogVerify(const Argv& args);    // strata log verify
+int LogGenerate(const Argv& args);  // strata log generate
+
+// Lists the segment .log files of a partition directory in offset order.
+std::vector<std::string> SegmentFiles(const std::string& dir);
+
+}  // namespace strata::tools

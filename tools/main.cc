@@ -1,0 +1,47 @@
+// strata: one binary, many subcommands.
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "common/logging.h"
+#include "tools/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: strata <command> [args]\n"
+    "\n"
+    "Storage tools:\n"
+    "  log dump <file|dir>     print batches, records and index entries (like kafka-dump-log)\n"
+    "  log verify <dir>        check CRCs, offsets, indexes and checkpoints; exit 1 on problems\n"
+    "  log generate <data-dir> write a partition of generated records\n"
+    "\n"
+    "Run 'strata <command> --help' for a command's flags.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (const char* level = getenv("STRATA_LOG_LEVEL")) {
+    strata::LogLevel l;
+    if (strata::ParseLogLevel(level, &l)) strata::SetLogLevel(l);
+  }
+  using Command = int (*)(const strata::tools::Argv&);
+  const std::map<std::string, Command> log_commands = {
+      {"dump", strata::tools::LogDump},
+      {"verify", strata::tools::LogVerify},
+      {"generate", strata::tools::LogGenerate},
+  };
+  if (args.size() >= 2 && args[0] == "log") {
+    auto it = log_commands.find(args[1]);
+    if (it != log_commands.end()) {
+      return it->second(strata::tools::Argv(args.begin() + 2, args.end()));
+    }
+  }
+  if (!args.empty() && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << kUsage;
+  return 2;
+}
