@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -76,33 +77,40 @@ absl::StatusOr<std::unique_ptr<SparseIndex>> SparseIndex::Open(FileSystem* fs, s
   return index;
 }
 
+// Reads entries until the first invalid one. Past it, only a bounded window is checked for
+// non-zero bytes: enough to tell garbage from a preallocated zero tail without reading all of
+// a 10 MiB preallocated file.
 absl::Status SparseIndex::Load(bool* trailing_garbage) {
+  constexpr size_t kChunk = 64 * 1024;
+  constexpr uint64_t kTrailingCheckBytes = 64 * 1024;
   *trailing_garbage = false;
-  size_t es = entry_size();
-  constexpr size_t kChunk = 1 << 20;
-  std::vector<uint8_t> buf(std::min<uint64_t>(kChunk - kChunk % es, file_bytes_ - file_bytes_ % es));
+  const size_t es = entry_size();
+  const uint64_t usable = file_bytes_ - file_bytes_ % es;
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kChunk - kChunk % es]);
   size_t n = 0;
-  bool ended = false;
+  std::optional<uint64_t> end_pos;  // where the valid entries ended
   Entry prev{-1, -1};
-  for (uint64_t pos = 0; pos + es <= file_bytes_ && !buf.empty();) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), (file_bytes_ - pos) / es * es));
-    ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos, {buf.data(), want}));
-    if (got < want) want = got - got % es;
-    for (size_t off = 0; off + es <= want; off += es) {
-      if (ended) {
-        if (std::any_of(buf.begin() + off, buf.begin() + off + es, [](uint8_t b) { return b; })) {
+  for (uint64_t pos = 0; pos < usable;) {
+    if (end_pos.has_value() && pos >= *end_pos + kTrailingCheckBytes) break;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk - kChunk % es, usable - pos));
+    ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos, {buf.get(), want}));
+    want = got - got % es;
+    if (want == 0) break;
+    for (size_t off = 0; off < want; off += es) {
+      if (end_pos.has_value()) {
+        if (std::any_of(buf.get() + off, buf.get() + off + es, [](uint8_t b) { return b != 0; })) {
           *trailing_garbage = true;
           break;
         }
         continue;
       }
-      Entry e = DecodeEntry(buf.data() + off);
-      bool zero = e.key == 0 && e.value == 0;
+      Entry e = DecodeEntry(buf.get() + off);
       bool ordered = n == 0 || (e.key > prev.key && (kind_ == IndexKind::kOffset
                                                          ? e.value > prev.value
                                                          : e.value >= prev.value));
+      bool zero = e.key == 0 && e.value == 0;
       if (zero || !ordered || n >= capacity_) {
-        ended = true;
+        end_pos = pos + off;
         *trailing_garbage = !zero;
         if (!zero) break;
         continue;
@@ -110,7 +118,7 @@ absl::Status SparseIndex::Load(bool* trailing_garbage) {
       Store(n++, e);
       prev = e;
     }
-    if (*trailing_garbage || want == 0) break;
+    if (*trailing_garbage) break;
     pos += want;
   }
   count_.store(n, std::memory_order_release);

@@ -1,6 +1,8 @@
 #include "log/batch_scanner.h"
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
@@ -43,20 +45,41 @@ absl::StatusOr<BatchSummary> ParseSummary(std::span<const uint8_t> h, FilePositi
 
 namespace internal {
 
+namespace {
+
+// Scan buffers, reused within a thread (no allocation, no zero-fill per lookup).
+std::vector<std::unique_ptr<uint8_t[]>>& BufferPool() {
+  thread_local std::vector<std::unique_ptr<uint8_t[]>> pool;
+  return pool;
+}
+
+std::unique_ptr<uint8_t[]> TakeBuffer() {
+  auto& pool = BufferPool();
+  if (pool.empty()) return std::unique_ptr<uint8_t[]>(new uint8_t[HeaderScanner::kMaxChunk]);
+  auto buf = std::move(pool.back());
+  pool.pop_back();
+  return buf;
+}
+
+}  // namespace
+
+HeaderScanner::~HeaderScanner() {
+  if (buf_ != nullptr && BufferPool().size() < 8) BufferPool().push_back(std::move(buf_));
+}
+
 absl::StatusOr<BatchSummary> HeaderScanner::At(uint64_t position) {
   if (position + kSummaryHeaderBytes > end_) {
     return absl::OutOfRangeError(absl::StrCat("incomplete batch header at position ", position,
                                               " (segment ends at ", end_, ")"));
   }
-  if (position < buf_pos_ || position + kSummaryHeaderBytes > buf_pos_ + buf_.size()) {
+  if (buf_len_ == 0 || position < buf_pos_ || position + kSummaryHeaderBytes > buf_pos_ + buf_len_) {
+    if (buf_ == nullptr) buf_ = TakeBuffer();
     size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_bytes_, end_ - position));
-    buf_.resize(want);
-    ASSIGN_OR_RETURN(size_t got,
-                     file_.ReadAt(position, {reinterpret_cast<uint8_t*>(buf_.data()), want}));
-    buf_.resize(got);
+    ASSIGN_OR_RETURN(buf_len_, file_.ReadAt(position, {buf_.get(), want}));
     buf_pos_ = position;
   }
-  auto bytes = AsBytes(buf_).subspan(position - buf_pos_);
+  std::span<const uint8_t> bytes(buf_.get() + (position - buf_pos_),
+                                 buf_len_ - (position - buf_pos_));
   ASSIGN_OR_RETURN(BatchSummary s, ParseSummary(bytes, FilePosition(position)));
   if (position + s.size_bytes > end_) {
     return absl::OutOfRangeError(absl::StrCat("batch at position ", position, " needs ",

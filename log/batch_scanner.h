@@ -6,6 +6,8 @@
 // thread-safe (make one per scan).
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -17,8 +19,16 @@ namespace strata::internal {
 
 class HeaderScanner {
  public:
-  HeaderScanner(const File& file, uint64_t end, size_t chunk_bytes = 8192)
-      : file_(file), end_(end), chunk_bytes_(chunk_bytes) {}
+  // The default chunk covers one index interval (4 KiB) plus a header, which is what a lookup
+  // scans from an index entry, in one pread. Buffers come from a per-thread pool, so scanners
+  // are cheap to make and may nest.
+  static constexpr size_t kDefaultChunk = 4096 + 64;
+  static constexpr size_t kMaxChunk = 64 * 1024;
+  HeaderScanner(const File& file, uint64_t end, size_t chunk_bytes = kDefaultChunk)
+      : file_(file), end_(end), chunk_bytes_(std::min(chunk_bytes, kMaxChunk)) {}
+  ~HeaderScanner();
+  HeaderScanner(const HeaderScanner&) = delete;
+  HeaderScanner& operator=(const HeaderScanner&) = delete;
   // The summary of the batch starting at `position`. OutOfRange when the batch does not fit
   // before `end` (a torn tail), DataLoss when the header is malformed.
   absl::StatusOr<BatchSummary> At(uint64_t position);
@@ -27,7 +37,8 @@ class HeaderScanner {
   const File& file_;
   uint64_t end_;
   size_t chunk_bytes_;
-  std::string buf_;
+  std::unique_ptr<uint8_t[]> buf_;  // kMaxChunk bytes from the pool; valid: [0, buf_len_)
+  size_t buf_len_ = 0;
   uint64_t buf_pos_ = 0;
 };
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/bytes.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "log/record_batch.h"
@@ -11,7 +13,7 @@
 namespace strata {
 
 Log::Log(FileSystem* fs, std::string dir, LogConfig config, Clock* clock)
-    : fs_(fs), dir_(std::move(dir)), clock_(clock), config_(std::move(config)) {}
+    : fs_(fs), dir_(std::move(dir)), clock_(clock), config_(config), append_config_(config) {}
 
 Log::~Log() = default;
 
@@ -26,6 +28,8 @@ std::optional<std::pair<std::string, int32_t>> Log::ParseDirName(absl::string_vi
 }
 
 void Log::UpdateConfig(const LogConfig& config) {
+  absl::MutexLock append_lock(&append_mu_);
+  append_config_ = config;
   absl::MutexLock lock(&config_mu_);
   config_ = config;
 }
@@ -55,6 +59,7 @@ uint64_t Log::size_bytes() const {
 }
 
 void Log::PublishLocked(SegmentList list) {
+  active_ = list.back().get();
   segments_.store(std::make_shared<const SegmentList>(std::move(list)));
 }
 
@@ -67,7 +72,7 @@ void Log::SetLogEndLocked(Offset end) {
 
 absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> batches, const AppendOptions& options) {
   if (read_only_) return absl::FailedPreconditionError("log opened read-only");
-  RETURN_IF_ERROR(failure());
+  if (failed_.load(std::memory_order_acquire)) return failure();
   absl::MutexLock lock(&append_mu_);
   return AppendLocked(batches, options);
 }
@@ -75,7 +80,7 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> batches, const AppendO
 absl::StatusOr<AppendInfo> Log::AppendLocked(std::span<uint8_t> batches,
                                              const AppendOptions& options) {
   // Check the framing of every batch before writing any, so a bad one appends nothing.
-  std::vector<std::span<uint8_t>> parts;
+  absl::InlinedVector<std::span<uint8_t>, 1> parts;
   for (size_t pos = 0; pos < batches.size();) {
     ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::ParseNoCrc(batches.subspan(pos)));
     parts.push_back(batches.subspan(pos, view.size_bytes()));
@@ -87,26 +92,21 @@ absl::StatusOr<AppendInfo> Log::AppendLocked(std::span<uint8_t> batches,
     RETURN_IF_ERROR(AppendOneLocked(part, options, &info));
   }
   info.log_start_offset = log_start_offset();
-  int64_t flush_messages;
-  {
-    absl::MutexLock config_lock(&config_mu_);
-    flush_messages = config_.flush_messages;
-  }
   unflushed_messages_ += info.record_count;
-  info.flush_due = unflushed_messages_ >= flush_messages;
+  info.flush_due = unflushed_messages_ >= append_config_.flush_messages;
   return info;
 }
 
+// `batch` is exactly one batch whose framing AppendLocked checked.
 absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions& options,
                                   AppendInfo* info) {
-  ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::ParseNoCrc(batch));
   Offset end = log_end_offset();
-  Offset base = view.base_offset();
+  Offset base(static_cast<int64_t>(LoadBE64(batch.data() + batch_format::kBaseOffsetOffset)));
   if (options.assign_offsets) {
     base = end;
     SetBaseOffset(batch, base);
     if (options.leader_epoch >= LeaderEpoch(0)) SetPartitionLeaderEpoch(batch, options.leader_epoch);
-    if (config().timestamp_type == TimestampType::kLogAppendTime) {
+    if (append_config_.timestamp_type == TimestampType::kLogAppendTime) {
       info->log_append_time = clock_->NowMs();
       SetLogAppendTime(batch, info->log_append_time);
     }
@@ -122,16 +122,14 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
     RETURN_IF_ERROR(TruncateFullyAndStartAtLocked(base));
   }
   RETURN_IF_ERROR(active().Append(batch, summary));
-  LeaderEpoch epoch = summary.leader_epoch;
-  if (epoch >= LeaderEpoch(0)) {
-    auto latest = epochs_->Latest();
-    if (!latest.has_value() || epoch > latest->epoch) {
-      RETURN_IF_ERROR(epochs_->Assign(epoch, base));
-    }
+  if (summary.leader_epoch > latest_epoch_) {
+    RETURN_IF_ERROR(epochs_->Assign(summary.leader_epoch, base));
+    latest_epoch_ = summary.leader_epoch;
   }
   if (info->batch_count == 0) info->first_offset = base;
   info->last_offset = summary.last_offset;
-  info->record_count += view.record_count();
+  info->record_count += static_cast<int32_t>(
+      LoadBE32(batch.data() + batch_format::kRecordsCountOffset));
   ++info->batch_count;
   SetLogEndLocked(summary.last_offset + 1);
   return absl::OkStatus();
@@ -141,7 +139,7 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
 // timestamp, or (without timestamps) the wall clock minus the segment's creation time.
 absl::Status Log::MaybeRollLocked(uint64_t batch_bytes, const BatchSummary& incoming) {
   Segment& seg = active();
-  LogConfig c = config();
+  const LogConfig& c = append_config_;
   int64_t waited_ms = seg.first_batch_timestamp() >= 0
                           ? incoming.max_timestamp - seg.first_batch_timestamp()
                           : clock_->NowMs() - seg.created_ms();
@@ -162,7 +160,7 @@ absl::Status Log::RollLocked() {
   Segment& old = active();
   if (old.empty()) return absl::OkStatus();
   Offset base = log_end_offset();
-  LogConfig c = config();
+  const LogConfig& c = append_config_;
   // Create first: if that fails (no space), the old segment stays active and appendable.
   ASSIGN_OR_RETURN(std::unique_ptr<Segment> seg,
                    Segment::Create(fs_, dir_, base,
@@ -221,6 +219,7 @@ absl::Status Log::Flush(Offset up_to) {
     if (!s.ok()) {
       failure_ = absl::Status(s.code(), absl::StrCat("log ", dir_, " failed to flush and refuses "
                                                      "writes until reopened: ", s.message()));
+    failed_.store(true, std::memory_order_release);
       LOG_EVENT(Error, "log.flush_failed").Kv("dir", dir_).Kv("error", s.ToString());
       return failure_;
     }
@@ -232,14 +231,19 @@ absl::Status Log::Flush(Offset up_to) {
 
 absl::Status Log::Close() {
   if (read_only_) return absl::OkStatus();
+  Segment* last;
   {
     absl::MutexLock lock(&append_mu_);
-    RETURN_IF_ERROR(active().Seal());
+    last = &active();
+    RETURN_IF_ERROR(last->Seal());
   }
   RETURN_IF_ERROR(FlushAll());
-  RETURN_IF_ERROR(active().SyncIndexes());
+  RETURN_IF_ERROR(last->SyncIndexes());
   absl::MutexLock lock(&flush_mu_);
-  if (failure_.ok()) failure_ = absl::FailedPreconditionError(absl::StrCat("log ", dir_, " is closed"));
+  if (failure_.ok()) {
+    failure_ = absl::FailedPreconditionError(absl::StrCat("log ", dir_, " is closed"));
+  }
+  failed_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 

@@ -165,7 +165,8 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void PublishLocked(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void SetLogEndLocked(Offset end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
-  Segment& active() const { return *segments_.load()->back(); }
+  // The last segment, for the append path (which holds append_mu_; no snapshot load needed).
+  Segment& active() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_) { return *active_; }
 
   FileSystem* fs_;
   std::string dir_;
@@ -174,6 +175,11 @@ class Log {
   LogConfig config_ ABSL_GUARDED_BY(config_mu_);
 
   absl::Mutex append_mu_;
+  // The config as the append path sees it: a copy under the lock it already holds, so appends
+  // never copy the config or take config_mu_.
+  LogConfig append_config_ ABSL_GUARDED_BY(append_mu_);
+  // The newest leader epoch in the epoch cache, so appends check it without the cache's lock.
+  LeaderEpoch latest_epoch_ ABSL_GUARDED_BY(append_mu_) = kNoLeaderEpoch;
   int64_t unflushed_messages_ ABSL_GUARDED_BY(append_mu_) = 0;
   bool dir_needs_sync_ ABSL_GUARDED_BY(append_mu_) = false;
 
@@ -181,9 +187,11 @@ class Log {
   mutable absl::Mutex flush_mu_;
   bool flush_in_progress_ ABSL_GUARDED_BY(flush_mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(flush_mu_);
+  std::atomic<bool> failed_{false};  // failure_ is not OK (checked without the lock)
   std::atomic<int64_t> last_flush_mono_ms_{0};
 
   std::atomic<std::shared_ptr<const SegmentList>> segments_;
+  Segment* active_ ABSL_GUARDED_BY(append_mu_) = nullptr;
   std::atomic<int64_t> log_start_{0};
   std::atomic<int64_t> log_end_{0};
   std::atomic<int64_t> recovery_point_{0};

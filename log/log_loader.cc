@@ -169,7 +169,11 @@ absl::Status LogLoader::LoadEpochs() {
     RETURN_IF_ERROR(log_->epochs_->Reset(std::move(entries)));
   }
   RETURN_IF_ERROR(log_->epochs_->TruncateFromEnd(log_->log_end_offset()));
-  return log_->epochs_->TruncateFromStart(log_->log_start_offset());
+  RETURN_IF_ERROR(log_->epochs_->TruncateFromStart(log_->log_start_offset()));
+  auto latest = log_->epochs_->Latest();
+  absl::MutexLock lock(&log_->append_mu_);
+  log_->latest_epoch_ = latest ? latest->epoch : kNoLeaderEpoch;
+  return absl::OkStatus();
 }
 
 absl::Status LogLoader::Load() {
@@ -251,7 +255,10 @@ absl::Status LogLoader::Finish(SegmentList list) {
   Offset rp = options_.clean_shutdown ? end : std::min(options_.recovery_point, end);
   log.recovery_point_.store(rp.value());
   for (auto& seg : list) seg->set_created_ms(log.clock_->NowMs());
-  log.segments_.store(std::make_shared<const SegmentList>(std::move(list)));
+  {
+    absl::MutexLock lock(&log.append_mu_);
+    log.PublishLocked(std::move(list));
+  }
   log.read_only_ = options_.read_only;
   log.last_flush_mono_ms_.store(log.clock_->MonotonicMs());
   RETURN_IF_ERROR(LoadEpochs());

@@ -79,11 +79,11 @@ absl::StatusOr<ReadResult> Log::Read(Offset offset, uint64_t max_bytes, Offset m
   if (offset >= max_offset) return result;
   for (size_t i = FloorSegment(*list, offset); i < list->size(); ++i) {
     const Segment& seg = *(*list)[i];
-    ASSIGN_OR_RETURN(auto batch, seg.Translate(offset));
-    if (!batch.has_value()) continue;  // nothing at or after `offset` here; try the next one
-    if (batch->last_offset >= max_offset) return result;
-    ASSIGN_OR_RETURN(result.slice,
-                     seg.ReadRange(batch->position, max_bytes, max_offset, min_one_batch));
+    ASSIGN_OR_RETURN(auto start, seg.FindBatchStart(offset));
+    if (!start.has_value()) continue;  // nothing at or after `offset` here; try the next one
+    ASSIGN_OR_RETURN(Segment::Range range,
+                     seg.ReadRange(FilePosition(*start), max_bytes, max_offset, min_one_batch));
+    result.slice = std::move(range.slice);
     return result;
   }
   return result;

@@ -40,7 +40,7 @@ absl::StatusOr<int> Log::ApplyRetention() {
   if (read_only_) return 0;
   absl::MutexLock lock(&append_mu_);
   auto list = segments();
-  LogConfig c = config();
+  const LogConfig& c = append_config_;
   size_t n = 0;
   size_t last = list->size() - 1;
   // Segments wholly below the log start offset (DeleteRecords moved it).
@@ -108,6 +108,8 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   if (high_watermark() > new_end) high_watermark_.store(new_end.value());
   if (recovery_point() > new_end) recovery_point_.store(new_end.value());
   RETURN_IF_ERROR(epochs_->TruncateFromEnd(new_end));
+  auto latest = epochs_->Latest();
+  latest_epoch_ = latest ? latest->epoch : kNoLeaderEpoch;
   dir_needs_sync_ = true;
   LOG_EVENT(Info, "log.truncated")
       .Kv("dir", dir_)
@@ -126,7 +128,7 @@ absl::Status Log::TruncateFullyAndStartAt(Offset offset) {
 
 absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
   auto list = segments();
-  LogConfig c = config();
+  const LogConfig& c = append_config_;
   ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
                    Segment::Create(fs_, dir_, offset,
                                    {c.segment_index_bytes, c.index_interval_bytes}));
@@ -142,6 +144,7 @@ absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
   high_watermark_.store(offset.value(), std::memory_order_release);
   recovery_point_.store(offset.value(), std::memory_order_release);
   RETURN_IF_ERROR(epochs_->Reset({}));
+  latest_epoch_ = kNoLeaderEpoch;
   dir_needs_sync_ = true;
   LOG_EVENT(Info, "log.truncated_fully").Kv("dir", dir_).Kv("start_offset", offset.value());
   return absl::OkStatus();

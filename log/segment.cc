@@ -190,6 +190,8 @@ absl::Status Segment::Append(std::span<const uint8_t> batch, const BatchSummary&
   // Readers load next_offset before size: publish size first.
   size_.store(pos + batch.size(), std::memory_order_release);
   next_offset_.store(summary.last_offset.value() + 1, std::memory_order_release);
+  // Where the next batch will start: a consumer tailing the log fetches exactly this offset.
+  RememberBoundary(summary.last_offset + 1, pos + batch.size());
   return absl::OkStatus();
 }
 
@@ -231,6 +233,7 @@ absl::Status Segment::ResetIndexes() {
 absl::StatusOr<SegmentRecovery> Segment::Recover(Offset trusted_below) {
   bool sealed = !offset_index_->appendable();
   if (sealed) RETURN_IF_ERROR(Reactivate());
+  ForgetBoundaries();
   ASSIGN_OR_RETURN(uint64_t end, log_->Size());
   size_.store(end, std::memory_order_release);
   uint64_t pos = TrustedPrefix(trusted_below);
@@ -281,6 +284,7 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(Offset trusted_below) {
 }
 
 absl::Status Segment::TruncateToBytes(uint64_t size) {
+  ForgetBoundaries();
   RETURN_IF_ERROR(log_->Truncate(size));
   size_.store(size, std::memory_order_release);
   return absl::OkStatus();
@@ -337,14 +341,40 @@ absl::StatusOr<std::optional<BatchSummary>> Segment::Translate(Offset target) co
   return std::optional<BatchSummary>();
 }
 
-absl::StatusOr<FileSlice> Segment::ReadRange(FilePosition start, uint64_t max_bytes,
-                                             Offset max_offset, bool min_one_batch) const {
+void Segment::RememberBoundary(Offset offset, uint64_t position) const {
+  int64_t rel = offset - base_;
+  if (rel < 0 || rel >= INT32_MAX || position > UINT32_MAX) return;
+  uint64_t packed = (static_cast<uint64_t>(rel + 1) << 32) | position;
+  boundaries_[static_cast<size_t>(rel) % kBoundarySlots].store(packed, std::memory_order_release);
+}
+
+void Segment::ForgetBoundaries() {
+  for (auto& b : boundaries_) b.store(0, std::memory_order_release);
+}
+
+absl::StatusOr<std::optional<uint64_t>> Segment::FindBatchStart(Offset target) const {
+  int64_t rel = target - base_;
+  if (rel >= 0 && rel < INT32_MAX) {
+    uint64_t packed = boundaries_[static_cast<size_t>(rel) % kBoundarySlots].load(
+        std::memory_order_acquire);
+    if ((packed >> 32) == static_cast<uint64_t>(rel + 1) && (packed & UINT32_MAX) < size_bytes()) {
+      return std::optional<uint64_t>(packed & UINT32_MAX);
+    }
+  }
+  ASSIGN_OR_RETURN(auto batch, Translate(target));
+  if (!batch.has_value()) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(batch->position.value());
+}
+
+absl::StatusOr<Segment::Range> Segment::ReadRange(FilePosition start, uint64_t max_bytes,
+                                                  Offset max_offset, bool min_one_batch) const {
   uint64_t end = size_bytes();
   uint64_t from = start.value();
   uint64_t limit = from + max_bytes;
   // Jump over whole batches with the index: the batch at an entry's position has that entry's
   // offset as its last offset, so every batch before it ends below it.
   uint64_t pos = from;
+  Offset end_offset = kInvalidOffset;
   for (size_t lo = 0, hi = offset_index_->size(); lo < hi;) {
     size_t mid = lo + (hi - lo) / 2;
     OffsetPosition e = offset_index_->EntryAt(mid);
@@ -361,8 +391,10 @@ absl::StatusOr<FileSlice> Segment::ReadRange(FilePosition start, uint64_t max_by
     if (s.last_offset >= max_offset) break;
     if (pos + s.size_bytes > limit && !(min_one_batch && pos == from)) break;
     pos += s.size_bytes;
+    end_offset = s.last_offset + 1;
   }
-  return FileSlice{log_, from, pos - from};
+  if (pos > from) RememberBoundary(end_offset, pos);
+  return Range{FileSlice{log_, from, pos - from}, end_offset};
 }
 
 absl::StatusOr<std::optional<BatchSummary>> Segment::FindBatchByTimestamp(TimestampMs ts) const {

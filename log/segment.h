@@ -15,6 +15,7 @@
 // FileSlices hold the .log File, so deleting a segment never pulls a file from under a read.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -139,11 +140,18 @@ class Segment {
   // Summary of the first batch whose last offset is >= target, scanning from the index hint.
   // nullopt when no batch in the segment reaches `target`.
   absl::StatusOr<std::optional<BatchSummary>> Translate(Offset target) const;
+  // Where the batch holding `target` starts: a remembered batch boundary when there is one
+  // (consumers usually fetch exactly where their last fetch ended), else Translate.
+  absl::StatusOr<std::optional<uint64_t>> FindBatchStart(Offset target) const;
   // Up to max_bytes of whole batches starting at `start` (a batch position), stopping before
-  // the first batch with last offset >= `max_offset` or beyond `max_position`. With
-  // `min_one_batch` a first batch larger than max_bytes is returned whole (KIP-74).
-  absl::StatusOr<FileSlice> ReadRange(FilePosition start, uint64_t max_bytes, Offset max_offset,
-                                      bool min_one_batch) const;
+  // the first batch with last offset >= `max_offset`. With `min_one_batch` a first batch larger
+  // than max_bytes is returned whole (KIP-74). Remembers where the slice ends as a boundary.
+  struct Range {
+    FileSlice slice;
+    Offset end_offset;  // one past the last offset in the slice
+  };
+  absl::StatusOr<Range> ReadRange(FilePosition start, uint64_t max_bytes, Offset max_offset,
+                                  bool min_one_batch) const;
   // The first batch whose maxTimestamp >= ts, or nullopt.
   absl::StatusOr<std::optional<BatchSummary>> FindBatchByTimestamp(TimestampMs ts) const;
   // Visits batch summaries from `from` to the end (or until `visit` returns false). Reads only
@@ -160,6 +168,13 @@ class Segment {
   Segment(FileSystem* fs, std::string dir, Offset base, SegmentOptions options);
   absl::Status MaybeIndex(const BatchSummary& summary);
   absl::Status ComputeTailState(uint64_t end);
+  // Batch-boundary hints: (offset relative to base + 1) << 32 | position, 0 = empty. Written by
+  // the appender and by readers (where their slices end), one atomic word each, so a reader
+  // never sees a torn pair; cleared on truncation.
+  void RememberBoundary(Offset offset, uint64_t position) const;
+  void ForgetBoundaries();
+  static constexpr size_t kBoundarySlots = 16;
+  mutable std::array<std::atomic<uint64_t>, kBoundarySlots> boundaries_{};
   uint64_t TrustedPrefix(Offset trusted_below);
   absl::Status ResetIndexes();
 
