@@ -236,6 +236,13 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from, const std
   if (int err = CheckFault(FsOp::kRename, to, &unused); err != 0) {
     return ErrnoToStatus(err, absl::StrCat("rename ", from, " (injected)"));
   }
+  if (base_->IsDirectory(from)) {
+    // Directory renames (partition deletion) are treated as durable at once; files tracked
+    // under the directory move with it.
+    RETURN_IF_ERROR(base_->Rename(from, to));
+    MovePrefix(from, to);
+    return absl::OkStatus();
+  }
   auto moved = StateFor(from, false);
   std::shared_ptr<FileState> replaced;
   if (base_->Exists(to)) replaced = StateFor(to, false);
@@ -280,7 +287,42 @@ absl::Status FaultInjectionFileSystem::RemoveDir(const std::string& path) {
   if (int err = CheckFault(FsOp::kRemove, path, &unused); err != 0) {
     return ErrnoToStatus(err, absl::StrCat("rmdir ", path, " (injected)"));
   }
-  return base_->RemoveDir(path);
+  RETURN_IF_ERROR(base_->RemoveDir(path));
+  std::string prefix = path + "/";
+  std::erase_if(files_, [&](const auto& kv) { return kv.first.rfind(prefix, 0) == 0; });
+  pending_dir_ops_.erase(path);
+  return absl::OkStatus();
+}
+
+void FaultInjectionFileSystem::MovePrefix(const std::string& from, const std::string& to) {
+  std::string prefix = from + "/";
+  std::map<std::string, std::shared_ptr<FileState>> moved_files;
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (it->first.rfind(prefix, 0) == 0) {
+      std::string path = to + it->first.substr(from.size());
+      it->second->path = path;
+      moved_files[path] = it->second;
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  files_.merge(moved_files);
+  std::map<std::string, std::vector<DirOp>> moved_ops;
+  for (auto it = pending_dir_ops_.begin(); it != pending_dir_ops_.end();) {
+    if (it->first == from || it->first.rfind(prefix, 0) == 0) {
+      std::vector<DirOp> ops = std::move(it->second);
+      for (DirOp& op : ops) {
+        if (op.to.rfind(prefix, 0) == 0) op.to = to + op.to.substr(from.size());
+        if (op.from.rfind(prefix, 0) == 0) op.from = to + op.from.substr(from.size());
+      }
+      moved_ops[to + it->first.substr(from.size())] = std::move(ops);
+      it = pending_dir_ops_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  pending_dir_ops_.merge(moved_ops);
 }
 
 absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(const std::string& dir) {

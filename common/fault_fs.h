@@ -13,7 +13,7 @@
 //     truncations since then are dropped by DropUnsyncedData;
 //   - per directory, creations and renames since the last SyncDir; DropUnsyncedData removes the
 //     created files and renames the renamed ones back (restoring a file the rename replaced).
-//   - Remove and CreateDirs are treated as durable at once (a simplification, documented here
+//   - Remove, CreateDirs, RemoveDir and directory renames are treated as durable at once (a simplification, documented here
 //     because a real file system may lose an unsynced unlink too).
 // Reads always go to the real file and are never failed.
 //
@@ -109,6 +109,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::shared_ptr<FileState> StateFor(const std::string& path, bool created);
   absl::Status RestoreFile(const FileState& state);
   absl::Status UndoDirOps();
+  // Rewrites tracked paths under directory `from` to live under `to` (mu_ held).
+  void MovePrefix(const std::string& from, const std::string& to);
 
   FileSystem* base_;
   std::mutex mu_;

@@ -117,15 +117,17 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
   ASSIGN_OR_RETURN(BatchSummary summary, ParseSummary(batch, FilePosition(0)));
   RETURN_IF_ERROR(MaybeRollLocked(batch.size(), summary));
   if (!options.assign_offsets && active().empty() && base > active().base_offset()) {
-    // A follower's first batch may start past the empty active segment's base (the leader's
-    // log has a gap there, e.g. after compaction): restart the segment at the batch.
-    RETURN_IF_ERROR(TruncateFullyAndStartAtLocked(base));
+    // A follower's batch may start past the empty active segment's base (the leader's log has
+    // a gap there, e.g. after compaction): move that empty segment to the batch's offset.
+    RETURN_IF_ERROR(RebaseEmptyActiveLocked(base));
   }
-  RETURN_IF_ERROR(active().Append(batch, summary));
+  // The epoch is recorded before the bytes: if the checkpoint cannot be written, nothing was
+  // appended; an entry for an epoch whose first batch then failed is harmless.
   if (summary.leader_epoch > latest_epoch_) {
     RETURN_IF_ERROR(epochs_->Assign(summary.leader_epoch, base));
     latest_epoch_ = summary.leader_epoch;
   }
+  RETURN_IF_ERROR(active().Append(batch, summary));
   if (info->batch_count == 0) info->first_offset = base;
   info->last_offset = summary.last_offset;
   info->record_count += static_cast<int32_t>(
@@ -188,17 +190,20 @@ absl::Status Log::Flush(Offset up_to) {
       flush_mu_.Await(absl::Condition(
           +[](bool* in_progress) { return !*in_progress; }, &flush_in_progress_));
       RETURN_IF_ERROR(failure_);
-      if (recovery_point() >= up_to) return absl::OkStatus();
+      // Nothing past the log end can be flushed (a truncation may have moved it back).
+      if (recovery_point() >= std::min(up_to, log_end_offset())) return absl::OkStatus();
       flush_in_progress_ = true;
     }
     // Capture what to sync under the append lock, then sync without it.
     Offset target;
     Offset from = recovery_point();
+    uint64_t generation;
     std::vector<std::shared_ptr<Segment>> to_sync;
     bool sync_dir;
     {
       absl::MutexLock lock(&append_mu_);
       target = log_end_offset();
+      generation = truncations_;
       auto list = segments();
       for (const auto& seg : *list) {
         if (seg->next_offset() > from || seg == list->back()) to_sync.push_back(seg);
@@ -219,12 +224,19 @@ absl::Status Log::Flush(Offset up_to) {
     if (!s.ok()) {
       failure_ = absl::Status(s.code(), absl::StrCat("log ", dir_, " failed to flush and refuses "
                                                      "writes until reopened: ", s.message()));
-    failed_.store(true, std::memory_order_release);
+      failed_.store(true, std::memory_order_release);
       LOG_EVENT(Error, "log.flush_failed").Kv("dir", dir_).Kv("error", s.ToString());
       return failure_;
     }
-    Offset rp = std::min(target, log_end_offset());
-    if (rp > recovery_point()) recovery_point_.store(rp.value(), std::memory_order_release);
+    {
+      // A truncation since the capture may have replaced synced bytes with unsynced ones:
+      // then this round proves nothing; go again.
+      absl::MutexLock append_lock(&append_mu_);
+      if (truncations_ == generation) {
+        Offset rp = std::min(target, log_end_offset());
+        if (rp > recovery_point()) recovery_point_.store(rp.value(), std::memory_order_release);
+      }
+    }
     last_flush_mono_ms_.store(clock_->MonotonicMs(), std::memory_order_release);
   }
 }
@@ -239,6 +251,13 @@ absl::Status Log::Close() {
   }
   RETURN_IF_ERROR(FlushAll());
   RETURN_IF_ERROR(last->SyncIndexes());
+  bool sync_dir;
+  {
+    absl::MutexLock lock(&append_mu_);
+    sync_dir = dir_needs_sync_;
+    dir_needs_sync_ = false;
+  }
+  if (sync_dir) RETURN_IF_ERROR(fs_->SyncDir(dir_));
   absl::MutexLock lock(&flush_mu_);
   if (failure_.ok()) {
     failure_ = absl::FailedPreconditionError(absl::StrCat("log ", dir_, " is closed"));

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,6 +50,9 @@ struct LogOpenOptions {
   Offset log_start_offset{0};   // from log-start-offset-checkpoint
   bool clean_shutdown = false;  // the data dir's clean-shutdown marker was present
   bool read_only = false;       // tools: open nothing for writing, change nothing on disk
+  // Called (with the append lock held) after a truncation lowered the recovery point, to write
+  // the data directory's checkpoints at once. Must not call back into this Log's writers.
+  std::function<absl::Status()> checkpoint_now;
 };
 
 struct AppendOptions {
@@ -163,6 +167,10 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status TruncateFullyAndStartAtLocked(Offset offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  absl::Status RebaseEmptyActiveLocked(Offset base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  // After a truncation: make the cut durable and tell the owner to checkpoint the lowered
+  // recovery point (a stale checkpoint would vouch for bytes written after the cut).
+  absl::Status AfterTruncationLocked(Segment* cut) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void PublishLocked(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void SetLogEndLocked(Offset end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // The last segment, for the append path (which holds append_mu_; no snapshot load needed).
@@ -181,6 +189,8 @@ class Log {
   // The newest leader epoch in the epoch cache, so appends check it without the cache's lock.
   LeaderEpoch latest_epoch_ ABSL_GUARDED_BY(append_mu_) = kNoLeaderEpoch;
   int64_t unflushed_messages_ ABSL_GUARDED_BY(append_mu_) = 0;
+  // Bumped by every truncation: a flush that raced one must not advance the recovery point.
+  uint64_t truncations_ ABSL_GUARDED_BY(append_mu_) = 0;
   bool dir_needs_sync_ ABSL_GUARDED_BY(append_mu_) = false;
 
   // Group commit.
@@ -200,6 +210,7 @@ class Log {
   std::unique_ptr<LeaderEpochCache> epochs_;
   std::vector<LogProblem> problems_;
   bool read_only_ = false;
+  std::function<absl::Status()> checkpoint_now_;
 };
 
 }  // namespace strata

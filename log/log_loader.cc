@@ -10,23 +10,31 @@
 //  3. From the recovery point onward every batch is validated (CRC included) and indexes are
 //     rebuilt; in the segment holding the recovery point, the flushed prefix keeps its index
 //     entries when they pass the sanity check, so the work is proportional to the unflushed tail. The first torn or corrupt batch, or a rolled segment
-//     that ends before the next segment begins (what losing unsynced pages looks like), ends the
+//     that ends before the next segment begins while every later segment is empty (what losing
+//     unsynced pages looks like; with data after it, it is a real offset gap), ends the
 //     log: that segment is cut at its last valid batch and later segments are deleted, with a
 //     WARN line saying what was dropped. One exception: in a rolled segment, a complete batch
 //     that fails its CRC or magic check (corruption, not an interrupted write) is reported and
 //     the segment is served up to it, not cut; later segments stay.
 //  4. After a clean shutdown everything is below the recovery point (rule 2 only).
 //  5. Recovered data is fsynced before the recovery point moves to the log end.
+//  6. Segments reported corrupt are listed in `corrupt-segments` ("<base offset> <served bytes>"
+//     lines); the next start rescans them instead of trusting their indexes, so a corrupt batch
+//     is not served after a restart either.
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "index/checkpoint_file.h"
 #include "log/log.h"
 
 namespace strata {
+
+constexpr char kCorruptListFile[] = "corrupt-segments";
 
 class LogLoader {
  public:
@@ -39,11 +47,17 @@ class LogLoader {
   absl::Status RemoveLeftover(const std::string& name, const char* why);
   absl::Status CheckFlushedSegment(Segment& seg);
   // Returns false when the log ends inside this segment (later segments must go).
+  // `later_empty`: every later segment is empty, so a gap before the next one is lost data
+  // rather than a real offset gap (a follower's or, later, compaction's).
   absl::StatusOr<bool> RecoverUnflushedSegment(Segment& seg, bool is_last,
-                                               std::optional<Offset> next_base,
+                                               std::optional<Offset> next_base, bool later_empty,
                                                Offset trusted_below);
   absl::Status LoadEpochs();
   absl::Status Finish(SegmentList list);
+  // Segments reported corrupt by an earlier start (`corrupt-segments`): they are rescanned
+  // rather than trusted, so the corrupt batch is never served after a restart either.
+  absl::StatusOr<std::set<Offset>> ReadCorruptList();
+  absl::Status WriteCorruptList(const SegmentList& list);
   void Report(const Segment& seg, uint64_t position, const absl::Status& error);
 
   Log* log_;
@@ -51,6 +65,7 @@ class LogLoader {
   SegmentOptions segment_options_;
   bool recovered_ = false;
   std::vector<const Segment*> reported_;
+  std::set<Offset> known_corrupt_;
 };
 
 absl::Status LogLoader::RemoveLeftover(const std::string& name, const char* why) {
@@ -108,8 +123,37 @@ void LogLoader::Report(const Segment& seg, uint64_t position, const absl::Status
       .Kv("error", error.message());
 }
 
+absl::StatusOr<std::set<Offset>> LogLoader::ReadCorruptList() {
+  std::set<Offset> out;
+  auto lines = ReadCheckpointFile(log_->fs_, JoinPath(log_->dir_, kCorruptListFile), 0, 2);
+  if (absl::IsNotFound(lines.status())) return out;
+  if (!lines.ok()) return lines.status();
+  for (const auto& line : *lines) {
+    int64_t base;
+    if (absl::SimpleAtoi(line[0], &base)) out.insert(Offset(base));
+  }
+  return out;
+}
+
+absl::Status LogLoader::WriteCorruptList(const SegmentList& list) {
+  std::vector<CheckpointLine> lines;
+  for (const auto& seg : list) {
+    bool corrupt = std::find(reported_.begin(), reported_.end(), seg.get()) != reported_.end();
+    if (corrupt) {
+      lines.push_back({absl::StrCat(seg->base_offset().value()), absl::StrCat(seg->size_bytes())});
+    }
+  }
+  std::string path = JoinPath(log_->dir_, kCorruptListFile);
+  if (lines.empty()) {
+    return log_->fs_->Exists(path) ? log_->fs_->Remove(path) : absl::OkStatus();
+  }
+  return WriteCheckpointFile(log_->fs_, path, 0, lines);
+}
+
 absl::Status LogLoader::CheckFlushedSegment(Segment& seg) {
-  absl::Status check = seg.CheckIndexes();
+  absl::Status check = known_corrupt_.count(seg.base_offset())
+                           ? CorruptionError("reported corrupt at an earlier start")
+                           : seg.CheckIndexes();
   if (check.ok()) return absl::OkStatus();
   LOG_EVENT(Warn, "log.index_rebuilt").Kv("path", seg.log_path()).Kv("why", check.message());
   ASSIGN_OR_RETURN(SegmentRecovery r, seg.Recover());
@@ -119,6 +163,7 @@ absl::Status LogLoader::CheckFlushedSegment(Segment& seg) {
 
 absl::StatusOr<bool> LogLoader::RecoverUnflushedSegment(Segment& seg, bool is_last,
                                                         std::optional<Offset> next_base,
+                                                        bool later_empty,
                                                         Offset trusted_below) {
   recovered_ = true;
   ASSIGN_OR_RETURN(SegmentRecovery r, seg.Recover(trusted_below));
@@ -127,7 +172,8 @@ absl::StatusOr<bool> LogLoader::RecoverUnflushedSegment(Segment& seg, bool is_la
     Report(seg, r.valid_bytes, r.first_error);  // corrupt in the middle: keep, do not cut
     return true;
   }
-  bool short_segment = !bad && next_base.has_value() && seg.next_offset() < *next_base;
+  bool short_segment =
+      !bad && later_empty && next_base.has_value() && seg.next_offset() < *next_base;
   if (!bad && !short_segment) return true;
   if (bad && !options_.read_only) {
     RETURN_IF_ERROR(seg.TruncateToBytes(r.valid_bytes));
@@ -180,6 +226,7 @@ absl::Status LogLoader::Load() {
   LogConfig c = log_->config();
   segment_options_ = {c.segment_index_bytes, c.index_interval_bytes};
   ASSIGN_OR_RETURN(std::vector<Offset> bases, ListSegments());
+  ASSIGN_OR_RETURN(known_corrupt_, ReadCorruptList());
   SegmentList list;
   for (size_t i = 0; i < bases.size(); ++i) {
     bool last = i + 1 == bases.size();
@@ -205,8 +252,11 @@ absl::Status LogLoader::Load() {
     }
     std::optional<Offset> next_base;
     if (i + 1 < list.size()) next_base = list[i + 1]->base_offset();
-    ASSIGN_OR_RETURN(bool go_on, RecoverUnflushedSegment(*list[i], i + 1 == list.size(),
-                                                         next_base, options_.recovery_point));
+    bool later_empty = true;
+    for (size_t j = i + 1; j < list.size(); ++j) later_empty = later_empty && list[j]->empty();
+    ASSIGN_OR_RETURN(bool go_on,
+                     RecoverUnflushedSegment(*list[i], i + 1 == list.size(), next_base,
+                                             later_empty, options_.recovery_point));
     if (!go_on) {
       keep = i + 1;
       break;
@@ -237,13 +287,25 @@ absl::Status LogLoader::Finish(SegmentList list) {
     list.push_back(std::move(seg));
     log.dir_needs_sync_ = true;
   }
-  const Segment* last = list.back().get();
+  Segment* last = list.back().get();
   if (!options_.read_only &&
       std::find(reported_.begin(), reported_.end(), last) != reported_.end()) {
     // Corrupt bytes remain in the active segment's file past what is served: append elsewhere.
-    ASSIGN_OR_RETURN(auto seg, Segment::Create(log.fs_, log.dir_, last->next_offset(),
-                                               segment_options_));
-    RETURN_IF_ERROR(list.back()->Seal());
+    // If nothing in it is valid the new segment needs its name: move the file aside first.
+    Offset next = last->next_offset();
+    if (next == last->base_offset()) {
+      std::string aside = last->log_path() + ".corrupt";
+      LOG_EVENT(Error, "log.corrupt_segment_moved").Kv("path", last->log_path()).Kv("to", aside);
+      RETURN_IF_ERROR(log.fs_->Rename(last->log_path(), aside));
+      for (const char* suffix : {".index", ".timeindex"}) {
+        std::string index = JoinPath(log.dir_, Segment::FileName(last->base_offset(), suffix));
+        if (log.fs_->Exists(index)) RETURN_IF_ERROR(log.fs_->Remove(index));
+      }
+      list.pop_back();  // `last` is gone from here on
+    } else {
+      RETURN_IF_ERROR(last->Seal());
+    }
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(log.fs_, log.dir_, next, segment_options_));
     list.push_back(std::move(seg));
     log.dir_needs_sync_ = true;
   }
@@ -260,8 +322,10 @@ absl::Status LogLoader::Finish(SegmentList list) {
     log.PublishLocked(std::move(list));
   }
   log.read_only_ = options_.read_only;
+  log.checkpoint_now_ = options_.checkpoint_now;
   log.last_flush_mono_ms_.store(log.clock_->MonotonicMs());
   RETURN_IF_ERROR(LoadEpochs());
+  if (!options_.read_only) RETURN_IF_ERROR(WriteCorruptList(*log.segments()));
   if (recovered_ && !options_.read_only) {
     // Recovered bytes are valid but maybe not on disk yet: make them durable before the
     // recovery point moves past them.

@@ -92,7 +92,8 @@ absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartit
     LogOpenOptions open_options{
         .recovery_point = rp == recovery_points->end() ? Offset(0) : rp->second,
         .log_start_offset = ls == log_starts->end() ? Offset(0) : ls->second,
-        .clean_shutdown = clean_shutdown_ && rp != recovery_points->end()};
+        .clean_shutdown = clean_shutdown_ && rp != recovery_points->end(),
+        .checkpoint_now = [this] { return WriteCheckpoints(); }};
     ASSIGN_OR_RETURN(auto log, Log::Open(fs_, path, configs(tp), clock_, open_options));
     absl::MutexLock lock(&mu_);
     logs_[tp] = std::move(log);
@@ -119,7 +120,7 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(const TopicPartitio
   auto it = logs_.find(tp);
   if (it != logs_.end()) return it->second;
   ASSIGN_OR_RETURN(auto log, Log::Open(fs_, JoinPath(options_.data_dir, tp.DirName()), config,
-                                       clock_, {}));
+                                       clock_, {.checkpoint_now = [this] { return WriteCheckpoints(); }}));
   RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
   std::shared_ptr<Log> shared = std::move(log);
   logs_[tp] = shared;

@@ -98,6 +98,7 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   SegmentList kept;
   std::vector<std::shared_ptr<Segment>> doomed;
   for (const auto& seg : *list) (seg->base_offset() < offset ? kept : doomed).push_back(seg);
+  ++truncations_;
   Segment& tail = *kept.back();
   ASSIGN_OR_RETURN(uint64_t cut, tail.TruncateTo(offset));
   if (!doomed.empty()) RETURN_IF_ERROR(tail.Reactivate());
@@ -110,7 +111,7 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   RETURN_IF_ERROR(epochs_->TruncateFromEnd(new_end));
   auto latest = epochs_->Latest();
   latest_epoch_ = latest ? latest->epoch : kNoLeaderEpoch;
-  dir_needs_sync_ = true;
+  RETURN_IF_ERROR(AfterTruncationLocked(&tail));
   LOG_EVENT(Info, "log.truncated")
       .Kv("dir", dir_)
       .Kv("from_offset", end.value())
@@ -127,7 +128,11 @@ absl::Status Log::TruncateFullyAndStartAt(Offset offset) {
 }
 
 absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
+  ++truncations_;
   auto list = segments();
+  // Every old segment goes first (one may have the new base offset: its name is needed).
+  // Readers holding them keep their open files.
+  for (const auto& seg : *list) RETURN_IF_ERROR(seg->Delete());
   const LogConfig& c = append_config_;
   ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
                    Segment::Create(fs_, dir_, offset,
@@ -136,17 +141,46 @@ absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
   SegmentList next;
   next.push_back(std::move(fresh));
   PublishLocked(std::move(next));
-  for (const auto& seg : *list) {
-    if (seg->base_offset() != offset) RETURN_IF_ERROR(seg->Delete());
-  }
   log_start_.store(offset.value(), std::memory_order_release);
   SetLogEndLocked(offset);
   high_watermark_.store(offset.value(), std::memory_order_release);
   recovery_point_.store(offset.value(), std::memory_order_release);
   RETURN_IF_ERROR(epochs_->Reset({}));
   latest_epoch_ = kNoLeaderEpoch;
-  dir_needs_sync_ = true;
+  RETURN_IF_ERROR(AfterTruncationLocked(nullptr));
   LOG_EVENT(Info, "log.truncated_fully").Kv("dir", dir_).Kv("start_offset", offset.value());
+  return absl::OkStatus();
+}
+
+absl::Status Log::AfterTruncationLocked(Segment* cut) {
+  if (cut != nullptr) RETURN_IF_ERROR(cut->SyncLog());
+  RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  dir_needs_sync_ = false;
+  if (checkpoint_now_) return checkpoint_now_();
+  return absl::OkStatus();
+}
+
+absl::Status Log::RebaseEmptyActiveLocked(Offset base) {
+  auto list = segments();
+  std::shared_ptr<Segment> empty = list->back();
+  const LogConfig& c = append_config_;
+  // Create first (the name is new: base > the empty segment's base), then drop the empty one.
+  ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
+                   Segment::Create(fs_, dir_, base, {c.segment_index_bytes, c.index_interval_bytes}));
+  fresh->set_created_ms(clock_->NowMs());
+  SegmentList next(list->begin(), list->end() - 1);
+  next.push_back(std::move(fresh));
+  PublishLocked(std::move(next));
+  RETURN_IF_ERROR(empty->Delete());
+  Offset old_end = log_end_offset();
+  if (log_start_offset() == old_end) {
+    log_start_.store(base.value(), std::memory_order_release);  // the log held nothing yet
+  }
+  SetLogEndLocked(base);
+  if (recovery_point() == old_end) {
+    recovery_point_.store(base.value(), std::memory_order_release);  // the gap holds no data
+  }
+  dir_needs_sync_ = true;
   return absl::OkStatus();
 }
 

@@ -43,20 +43,36 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem* fs, const s
                                                          Offset base_offset,
                                                          const SegmentOptions& options) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base_offset, options));
-  for (const char* suffix : {".index", ".timeindex"}) {
-    std::string path = JoinPath(dir, FileName(base_offset, suffix));
-    if (fs->Exists(path)) RETURN_IF_ERROR(fs->Remove(path));
-  }
-  ASSIGN_OR_RETURN(auto log, fs->Open(JoinPath(dir, FileName(base_offset, ".log")),
-                                      strata::OpenMode::kCreateTruncate));
+  std::string log_path = JoinPath(dir, FileName(base_offset, ".log"));
+  // Never reuse a live segment's name: an existing .log is an error, not something to empty.
+  ASSIGN_OR_RETURN(auto log, fs->Open(log_path, strata::OpenMode::kCreateExclusive));
   seg->log_ = std::move(log);
-  ASSIGN_OR_RETURN(seg->offset_index_,
-                   OffsetIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".index")),
-                                     base_offset, options.max_index_bytes, IndexMode::kActive));
-  ASSIGN_OR_RETURN(seg->time_index_,
-                   TimeIndex::Open(fs, JoinPath(dir, FileName(base_offset, ".timeindex")),
-                                   base_offset, options.max_index_bytes, IndexMode::kActive));
+  absl::Status s = seg->CreateIndexes();
+  if (!s.ok()) {
+    // Leave nothing half-made behind (a full disk fails the index preallocation).
+    seg->offset_index_.reset();
+    seg->time_index_.reset();
+    for (const char* suffix : {".log", ".index", ".timeindex"}) {
+      std::string path = JoinPath(dir, FileName(base_offset, suffix));
+      if (fs->Exists(path)) IgnoreError(fs->Remove(path), "best-effort cleanup after failure");
+    }
+    return s;
+  }
   return seg;
+}
+
+absl::Status Segment::CreateIndexes() {
+  for (const char* suffix : {".index", ".timeindex"}) {
+    std::string path = JoinPath(dir_, FileName(base_, suffix));
+    if (fs_->Exists(path)) RETURN_IF_ERROR(fs_->Remove(path));  // orphans of an earlier segment
+  }
+  ASSIGN_OR_RETURN(offset_index_,
+                   OffsetIndex::Open(fs_, JoinPath(dir_, FileName(base_, ".index")), base_,
+                                     options_.max_index_bytes, IndexMode::kActive));
+  ASSIGN_OR_RETURN(time_index_,
+                   TimeIndex::Open(fs_, JoinPath(dir_, FileName(base_, ".timeindex")), base_,
+                                   options_.max_index_bytes, IndexMode::kActive));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(FileSystem* fs, const std::string& dir,
@@ -191,11 +207,16 @@ absl::Status Segment::Append(std::span<const uint8_t> batch, const BatchSummary&
   size_.store(pos + batch.size(), std::memory_order_release);
   next_offset_.store(summary.last_offset.value() + 1, std::memory_order_release);
   // Where the next batch will start: a consumer tailing the log fetches exactly this offset.
-  RememberBoundary(summary.last_offset + 1, pos + batch.size());
+  RememberBoundary(summary.last_offset + 1, pos + batch.size(),
+                   boundary_generation_.load(std::memory_order_acquire));
   return absl::OkStatus();
 }
 
 absl::Status Segment::Seal() {
+  // A failed append whose cut-back also failed leaves bytes past the logical size: drop them
+  // now, before the segment is closed for good.
+  ASSIGN_OR_RETURN(uint64_t file_size, log_->Size());
+  if (file_size > size_bytes()) RETURN_IF_ERROR(log_->Truncate(size_bytes()));
   if (!time_index_->full() && max_timestamp() != kNoTimestamp) {
     RETURN_IF_ERROR(time_index_->MaybeAppend(max_timestamp(), offset_of_max_timestamp_));
   }
@@ -341,15 +362,24 @@ absl::StatusOr<std::optional<BatchSummary>> Segment::Translate(Offset target) co
   return std::optional<BatchSummary>();
 }
 
-void Segment::RememberBoundary(Offset offset, uint64_t position) const {
+void Segment::RememberBoundary(Offset offset, uint64_t position, uint64_t generation) const {
   int64_t rel = offset - base_;
   if (rel < 0 || rel >= INT32_MAX || position > UINT32_MAX) return;
   uint64_t packed = (static_cast<uint64_t>(rel + 1) << 32) | position;
-  boundaries_[static_cast<size_t>(rel) % kBoundarySlots].store(packed, std::memory_order_release);
+  auto& slot = boundaries_[static_cast<size_t>(rel) % kBoundarySlots];
+  if (boundary_generation_.load(std::memory_order_acquire) != generation) return;
+  slot.store(packed, std::memory_order_seq_cst);
+  // A truncation that slipped in between the check and the store may have cleared the slots
+  // already: take ours back out (the truncation bumps the generation before clearing).
+  if (boundary_generation_.load(std::memory_order_seq_cst) != generation) {
+    uint64_t expected = packed;
+    slot.compare_exchange_strong(expected, 0);
+  }
 }
 
 void Segment::ForgetBoundaries() {
-  for (auto& b : boundaries_) b.store(0, std::memory_order_release);
+  boundary_generation_.fetch_add(1, std::memory_order_seq_cst);
+  for (auto& b : boundaries_) b.store(0, std::memory_order_seq_cst);
 }
 
 absl::StatusOr<std::optional<uint64_t>> Segment::FindBatchStart(Offset target) const {
@@ -368,6 +398,7 @@ absl::StatusOr<std::optional<uint64_t>> Segment::FindBatchStart(Offset target) c
 
 absl::StatusOr<Segment::Range> Segment::ReadRange(FilePosition start, uint64_t max_bytes,
                                                   Offset max_offset, bool min_one_batch) const {
+  uint64_t generation = boundary_generation_.load(std::memory_order_acquire);
   uint64_t end = size_bytes();
   uint64_t from = start.value();
   uint64_t limit = from + max_bytes;
@@ -393,7 +424,7 @@ absl::StatusOr<Segment::Range> Segment::ReadRange(FilePosition start, uint64_t m
     pos += s.size_bytes;
     end_offset = s.last_offset + 1;
   }
-  if (pos > from) RememberBoundary(end_offset, pos);
+  if (pos > from) RememberBoundary(end_offset, pos, generation);
   return Range{FileSlice{log_, from, pos - from}, end_offset};
 }
 

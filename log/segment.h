@@ -167,12 +167,16 @@ class Segment {
  private:
   Segment(FileSystem* fs, std::string dir, Offset base, SegmentOptions options);
   absl::Status MaybeIndex(const BatchSummary& summary);
+  absl::Status CreateIndexes();
   absl::Status ComputeTailState(uint64_t end);
   // Batch-boundary hints: (offset relative to base + 1) << 32 | position, 0 = empty. Written by
   // the appender and by readers (where their slices end), one atomic word each, so a reader
   // never sees a torn pair; cleared on truncation.
-  void RememberBoundary(Offset offset, uint64_t position) const;
+  // `generation` is boundary_generation_ as the caller read it before computing the boundary
+  // from the file: the hint is stored only if no truncation happened since.
+  void RememberBoundary(Offset offset, uint64_t position, uint64_t generation) const;
   void ForgetBoundaries();
+  std::atomic<uint64_t> boundary_generation_{0};
   static constexpr size_t kBoundarySlots = 16;
   mutable std::array<std::atomic<uint64_t>, kBoundarySlots> boundaries_{};
   uint64_t TrustedPrefix(Offset trusted_below);

@@ -56,7 +56,7 @@ absl::Status Generate(const std::string& data_dir, const GenerateOptions& o, uin
                                     [&](const TopicPartition&) { return config; }));
   std::mt19937_64 rng(42);
   std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string pool(1 << 16, ' ');
+  std::string pool(std::max<size_t>(1 << 16, 2 * static_cast<size_t>(o.record_bytes)), ' ');
   for (char& c : pool) c = alphabet[rng() % alphabet.size()];
   for (int64_t p = 0; p < o.partitions; ++p) {
     ASSIGN_OR_RETURN(auto log, manager->GetOrCreate({o.topic, static_cast<int32_t>(p)}, config));
@@ -65,7 +65,7 @@ absl::Status Generate(const std::string& data_dir, const GenerateOptions& o, uin
       RecordBatchBuilder b({.compression = o.codec});
       int64_t now = Clock::System()->NowMs();
       for (int64_t i = 0; i < o.batch_records && done < per_partition; ++i, ++done) {
-        size_t at = rng() % (pool.size() - static_cast<size_t>(o.record_bytes) % pool.size());
+        size_t at = rng() % (pool.size() - static_cast<size_t>(o.record_bytes) + 1);
         b.Add(absl::StrCat("key-", (done * o.partitions + p) % o.keys),
               absl::string_view(pool).substr(at, static_cast<size_t>(o.record_bytes)), now);
       }

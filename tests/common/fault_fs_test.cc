@@ -119,6 +119,23 @@ TEST_F(FaultFsTest, CrashAfterStopsAllMutations) {
   EXPECT_FALSE(fs_.crashed());
 }
 
+TEST_F(FaultFsTest, DirectoryRenameAndRemoveAreTracked) {
+  ASSERT_TRUE(fs_.CreateDirs(dir_.Sub("p-0")).ok());
+  {
+    auto f = fs_.Open(dir_.Sub("p-0/a.log"), OpenMode::kCreate);
+    ASSERT_TRUE((*f)->WriteAt(0, AsBytes("abc")).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  ASSERT_TRUE(fs_.SyncDir(dir_.Sub("p-0")).ok());
+  ASSERT_TRUE(fs_.Rename(dir_.Sub("p-0"), dir_.Sub("p-0.1-delete")).ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("p-0.1-delete/a.log"), "abc") << "the file moved with its directory";
+  EXPECT_TRUE(FileSystem::Default()->IsDirectory(dir_.Sub("p-0.1-delete")));
+  ASSERT_TRUE(RemoveTree(&fs_, dir_.Sub("p-0.1-delete")).ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_FALSE(FileSystem::Default()->Exists(dir_.Sub("p-0.1-delete"))) << "nothing recreated";
+}
+
 TEST_F(FaultFsTest, RandomFaultsAreSeeded) {
   auto run = [&](uint64_t seed) {
     FaultInjectionFileSystem fs(FileSystem::Default());

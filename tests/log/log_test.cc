@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
+#include "common/fault_fs.h"
 #include "tests/testing/batches.h"
 #include "tests/testing/log_reader.h"
 #include "tests/testing/temp_dir.h"
@@ -317,6 +318,119 @@ TEST_F(LogTest, ParseDirName) {
   EXPECT_EQ(Log::ParseDirName("my-topic-0"), std::make_pair(std::string("my-topic"), 0));
   EXPECT_FALSE(Log::ParseDirName("orders").has_value());
   EXPECT_FALSE(Log::ParseDirName("orders-x").has_value());
+}
+
+}  // namespace
+}  // namespace strata
+
+// Regression tests for problems found in review (2026-11-23).
+namespace strata {
+namespace {
+
+using testing::MakeBatch;
+using testing::Mutable;
+
+class LogReviewTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Log> Open(FileSystem* fs = FileSystem::Default()) {
+    auto log = Log::Open(fs, dir_.Sub("t-0"), config_, &clock_, {});
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+  testing::TempDir dir_;
+  ManualClock clock_;
+  LogConfig config_;
+};
+
+TEST_F(LogReviewTest, FollowerGapAfterRollKeepsEarlierSegments) {
+  config_.segment_bytes = 600;
+  auto log = Open();
+  for (int i = 0; i < 10; ++i) {
+    std::string b = MakeBatch(2, 1000, 100, Compression::kNone, 2 * i);
+    SetBaseOffset(Mutable(b), Offset(2 * i));
+    ASSERT_TRUE(log->Append(Mutable(b), {.assign_offsets = false}).ok());
+  }
+  ASSERT_TRUE(log->Roll().ok());
+  size_t before = log->segments()->size();
+  std::string b = MakeBatch(2);
+  SetBaseOffset(Mutable(b), Offset(50));
+  auto info = log->Append(Mutable(b), {.assign_offsets = false});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->first_offset, Offset(50));
+  EXPECT_EQ(log->log_start_offset(), Offset(0)) << "earlier data stays";
+  EXPECT_EQ(log->segments()->size(), before);
+  EXPECT_EQ(log->segments()->back()->base_offset(), Offset(50));
+  auto records = testing::ReadAllRecords(*log);
+  ASSERT_EQ(records->size(), 22u);
+  EXPECT_EQ((*records)[19].offset, 19);
+  EXPECT_EQ((*records)[20].offset, 50);
+  // And it survives an unclean reopen: the gap is not mistaken for lost pages.
+  log.reset();
+  auto reopened = Open();
+  EXPECT_EQ(reopened->log_end_offset(), Offset(52));
+  EXPECT_EQ(testing::ReadAllRecords(*reopened)->size(), 22u);
+}
+
+TEST_F(LogReviewTest, ReadersSurviveTruncationRaces) {
+  auto log = Open();
+  for (int i = 0; i < 50; ++i) {
+    std::string b = MakeBatch(3, 1000, 50, Compression::kNone, 3 * i);
+    ASSERT_TRUE(log->Append(Mutable(b), {}).ok());
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  auto reader = [&] {
+    while (!done.load()) {
+      Offset end = log->log_end_offset();
+      for (Offset o = end - 12; o < end; o += 1) {
+        if (o < Offset(0)) continue;
+        auto r = log->Read(o, 1000, log->high_watermark());
+        if (!r.ok() && !absl::IsOutOfRange(r.status())) ++errors;
+      }
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  for (int round = 0; round < 300; ++round) {
+    Offset end = log->log_end_offset();
+    ASSERT_TRUE(log->TruncateTo(end - 6).ok());
+    for (int k = 0; k < 3; ++k) {
+      std::string b = MakeBatch(1 + k, 1000, 50 + round % 7);
+      ASSERT_TRUE(log->Append(Mutable(b), {}).ok());
+    }
+  }
+  done = true;
+  r1.join();
+  r2.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_TRUE(testing::ReadAllRecords(*log).ok());
+}
+
+TEST_F(LogReviewTest, FlushPastTheEndReturns) {
+  auto log = Open();
+  std::string b = MakeBatch(2);
+  ASSERT_TRUE(log->Append(Mutable(b), {}).ok());
+  EXPECT_TRUE(log->Flush(Offset(1000)).ok()) << "must not spin forever";
+  EXPECT_EQ(log->recovery_point(), Offset(2));
+}
+
+TEST_F(LogReviewTest, FailedEpochCheckpointAppendsNothing) {
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  auto log = Open(&fs);
+  std::string b = MakeBatch(2);
+  ASSERT_TRUE(log->Append(Mutable(b), {.leader_epoch = LeaderEpoch(0)}).ok());
+  fs.AddRule({.op = FsOp::kWrite, .path_contains = "leader-epoch", .error = ENOSPC});
+  std::string c = MakeBatch(2);
+  EXPECT_FALSE(log->Append(Mutable(c), {.leader_epoch = LeaderEpoch(1)}).ok());
+  EXPECT_EQ(log->log_end_offset(), Offset(2)) << "nothing appended";
+  std::string d = MakeBatch(2, 1000, 16, Compression::kNone, 2);
+  auto info = log->Append(Mutable(d), {.leader_epoch = LeaderEpoch(1)});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->first_offset, Offset(2));
+  log.reset();
+  auto reopened = Open();
+  auto records = testing::ReadAllRecords(*reopened);
+  ASSERT_EQ(records->size(), 4u);
+  EXPECT_EQ((*records)[3].key, "key-3");
 }
 
 }  // namespace

@@ -131,6 +131,12 @@ TEST_F(RecoveryTest, CorruptRolledSegmentIsReportedNotCut) {
   EXPECT_EQ(offsets[5], 5);
   EXPECT_EQ(offsets[6], bases_[1].value()) << "the corrupt batch and the rest of its segment are skipped";
   EXPECT_EQ(offsets.back(), (end_ - 1).value());
+  // After a clean restart the report stands and the corrupt batch is still not served.
+  ASSERT_TRUE(log->Close().ok());
+  log.reset();
+  auto again = Open({.recovery_point = end_, .clean_shutdown = true});
+  EXPECT_EQ(again->problems().size(), 1u);
+  EXPECT_EQ(Offsets(*again), offsets);
 }
 
 TEST_F(RecoveryTest, FlushedCorruptionFoundByIndexRebuildIsReported) {
@@ -146,15 +152,49 @@ TEST_F(RecoveryTest, FlushedCorruptionFoundByIndexRebuildIsReported) {
 TEST_F(RecoveryTest, ShortRolledSegmentEndsTheLog) {
   Fill(60, false);
   ASSERT_GE(bases_.size(), 3u);
-  // Losing unsynced pages of segment 1 at a batch boundary: it now ends before segment 2.
+  // Losing unsynced pages: segment 1 ends early at a batch boundary and every later segment
+  // lost its data (their names survived).
   std::string middle = SegPath(1);
   testing::ShrinkTo(middle, BatchPosition(middle, 4));
+  for (size_t i = 2; i < bases_.size(); ++i) testing::ShrinkTo(SegPath(i), 0);
   auto log = Open({.recovery_point = Offset(0)});
   EXPECT_EQ(log->log_end_offset(), bases_[1] + 8);
   EXPECT_EQ(log->segments()->size(), 2u);
   EXPECT_FALSE(FileSystem::Default()->Exists(SegPath(2))) << "segments after the tail are gone";
   std::string b = MakeBatch(1);
   EXPECT_EQ(log->Append(Mutable(b), {})->first_offset, bases_[1] + 8);
+}
+
+TEST_F(RecoveryTest, GapBeforeASegmentWithDataIsKept) {
+  Fill(60, false);
+  ASSERT_GE(bases_.size(), 3u);
+  // A real offset gap (as a follower or compaction leaves): later data is never dropped.
+  std::string middle = SegPath(1);
+  testing::ShrinkTo(middle, BatchPosition(middle, 4));
+  auto log = Open({.recovery_point = Offset(0)});
+  EXPECT_EQ(log->log_end_offset(), end_);
+  EXPECT_EQ(log->segments()->size(), bases_.size());
+  std::vector<int64_t> offsets = Offsets(*log);
+  auto gap = std::find(offsets.begin(), offsets.end(), (bases_[1] + 7).value());
+  ASSERT_NE(gap, offsets.end());
+  EXPECT_EQ(*(gap + 1), bases_[2].value()) << "reading across the gap";
+}
+
+TEST_F(RecoveryTest, CorruptFirstBatchOfFlushedActiveSegmentIsMovedAside) {
+  Fill(3, true);
+  std::string first = SegPath(0);
+  testing::SetBytes(first, 16, std::string("\x07", 1));  // magic of the first batch
+  testing::WriteAll(SegPath(0, ".index"), std::string(16, '\x44'));  // forces a rescan
+  auto log = Open({.recovery_point = end_, .clean_shutdown = true});
+  ASSERT_EQ(log->problems().size(), 1u);
+  EXPECT_TRUE(FileSystem::Default()->Exists(first + ".corrupt")) << "kept for forensics";
+  std::string b = MakeBatch(1);
+  auto info = log->Append(Mutable(b), {});
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_TRUE(log->FlushAll().ok());
+  ASSERT_TRUE(log->ApplyRetention().ok());
+  EXPECT_TRUE(FileSystem::Default()->Exists(first)) << "the new active segment's file";
+  EXPECT_EQ(Offsets(*log).size(), 1u);
 }
 
 TEST_F(RecoveryTest, OnlyDataPastTheRecoveryPointIsScanned) {
