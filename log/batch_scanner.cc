@@ -40,7 +40,18 @@ absl::StatusOr<BatchSummary> ParseSummary(std::span<const uint8_t> h, FilePositi
   }
   s.size_bytes = static_cast<uint32_t>(length) + kLogOverhead;
   s.last_offset = s.base_offset + last_delta;
+  s.attributes = static_cast<int16_t>(LoadBE16(h.data() + kAttributesOffset));
+  s.producer_id = static_cast<int64_t>(LoadBE64(h.data() + kProducerIdOffset));
+  s.producer_epoch = static_cast<int16_t>(LoadBE16(h.data() + kProducerEpochOffset));
+  s.base_sequence = static_cast<int32_t>(LoadBE32(h.data() + kBaseSequenceOffset));
+  s.record_count = static_cast<int32_t>(LoadBE32(h.data() + kRecordsCountOffset));
   return s;
+}
+
+int32_t BatchSummary::last_sequence() const {
+  if (base_sequence < 0) return base_sequence;
+  int64_t last = int64_t{base_sequence} + (last_offset - base_offset);
+  return static_cast<int32_t>(last > INT32_MAX ? last - INT32_MAX - 1 : last);
 }
 
 namespace internal {

@@ -52,6 +52,29 @@ int64_t Log::ms_since_flush() const {
   return clock_->MonotonicMs() - last_flush_mono_ms_.load(std::memory_order_acquire);
 }
 
+ProducerMap Log::producer_state() {
+  absl::MutexLock lock(&append_mu_);
+  return producers_->producers();
+}
+
+absl::Status Log::LoadProducerStateLocked() {
+  ASSIGN_OR_RETURN(Offset from, producers_->Load(log_start_offset(), log_end_offset()));
+  for (const auto& seg : *segments()) {
+    if (seg->next_offset() <= from) continue;
+    FilePosition start(0);
+    if (seg->base_offset() < from) {
+      ASSIGN_OR_RETURN(auto batch, seg->Translate(from));
+      if (!batch.has_value()) continue;
+      start = batch->position;
+    }
+    RETURN_IF_ERROR(seg->ScanBatches(start, [&](const BatchSummary& s) {
+      if (s.base_offset >= from) producers_->Update(s);
+      return true;
+    }));
+  }
+  return absl::OkStatus();
+}
+
 uint64_t Log::size_bytes() const {
   uint64_t total = 0;
   for (const auto& seg : *segments()) total += seg->size_bytes();
@@ -115,6 +138,16 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
                                                    " is below the log end offset ", end.value()));
   }
   ASSIGN_OR_RETURN(BatchSummary summary, ParseSummary(batch, FilePosition(0)));
+  if (summary.producer_id >= 0 && options.assign_offsets) {
+    ASSIGN_OR_RETURN(std::optional<ProducerBatch> duplicate, producers_->Check(summary));
+    if (duplicate.has_value()) {
+      if (info->batch_count == 0) info->first_offset = duplicate->first_offset;
+      info->last_offset = duplicate->last_offset;
+      info->duplicate = true;
+      ++info->batch_count;
+      return absl::OkStatus();
+    }
+  }
   RETURN_IF_ERROR(MaybeRollLocked(batch.size(), summary));
   if (!options.assign_offsets && active().empty() && base > active().base_offset()) {
     // A follower's batch may start past the empty active segment's base (the leader's log has
@@ -128,6 +161,7 @@ absl::Status Log::AppendOneLocked(std::span<uint8_t> batch, const AppendOptions&
     latest_epoch_ = summary.leader_epoch;
   }
   RETURN_IF_ERROR(active().Append(batch, summary));
+  producers_->Update(summary);
   if (info->batch_count == 0) info->first_offset = base;
   info->last_offset = summary.last_offset;
   info->record_count += static_cast<int32_t>(
@@ -176,6 +210,10 @@ absl::Status Log::RollLocked() {
   SegmentList list = *segments();
   list.push_back(std::move(seg));
   PublishLocked(std::move(list));
+  if (absl::Status s = producers_->TakeSnapshot(base, clock_->NowMs()); !s.ok()) {
+    // Only costs a longer replay at the next start.
+    LOG_EVENT(Warn, "log.producer_snapshot_failed").Kv("dir", dir_).Kv("error", s.ToString());
+  }
   LOG_EVENT(Debug, "log.rolled").Kv("dir", dir_).Kv("base_offset", base.value());
   return absl::OkStatus();
 }
@@ -248,6 +286,7 @@ absl::Status Log::Close() {
     absl::MutexLock lock(&append_mu_);
     last = &active();
     RETURN_IF_ERROR(last->Seal());
+    RETURN_IF_ERROR(producers_->TakeSnapshot(log_end_offset(), clock_->NowMs()));
   }
   RETURN_IF_ERROR(FlushAll());
   RETURN_IF_ERROR(last->SyncIndexes());

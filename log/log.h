@@ -39,6 +39,7 @@
 #include "common/types.h"
 #include "index/leader_epoch_cache.h"
 #include "log/log_config.h"
+#include "log/producer_state.h"
 #include "log/segment.h"
 
 namespace strata {
@@ -68,6 +69,9 @@ struct AppendInfo {
   int64_t record_count = 0;
   int32_t batch_count = 0;
   bool flush_due = false;  // flush.messages reached: the caller should Flush(last_offset + 1)
+  // An idempotent producer's retry of a batch already in the log: nothing was written and the
+  // offsets are the original batch's.
+  bool duplicate = false;
 };
 
 struct ReadResult {
@@ -146,6 +150,8 @@ class Log {
   uint64_t size_bytes() const;
   LeaderEpochCache& leader_epochs() { return *epochs_; }
   const std::vector<LogProblem>& problems() const { return problems_; }
+  // A copy of the idempotent producers' state (tests, tools).
+  ProducerMap producer_state();
   // Milliseconds since the last successful flush (flush.ms scheduling).
   int64_t ms_since_flush() const;
   bool has_unflushed() const { return recovery_point() < log_end_offset(); }
@@ -171,6 +177,8 @@ class Log {
   // After a truncation: make the cut durable and tell the owner to checkpoint the lowered
   // recovery point (a stale checkpoint would vouch for bytes written after the cut).
   absl::Status AfterTruncationLocked(Segment* cut) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  // Loads the newest producer snapshot at or below the log end and replays the batches after it.
+  absl::Status LoadProducerStateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void PublishLocked(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void SetLogEndLocked(Offset end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // The last segment, for the append path (which holds append_mu_; no snapshot load needed).
@@ -208,6 +216,7 @@ class Log {
   std::atomic<int64_t> high_watermark_{0};
   bool hw_follows_end_ = true;
   std::unique_ptr<LeaderEpochCache> epochs_;
+  std::unique_ptr<ProducerStateManager> producers_ ABSL_GUARDED_BY(append_mu_);
   std::vector<LogProblem> problems_;
   bool read_only_ = false;
   std::function<absl::Status()> checkpoint_now_;

@@ -43,6 +43,7 @@ struct LogConfig {
   std::string compression_type = "producer";            // compression.type
   int64_t file_delete_delay_ms = 60000;                 // file.delete.delay.ms
   int64_t message_timestamp_difference_max_ms = kNever; // message.timestamp.difference.max.ms
+  int64_t producer_id_expiration_ms = 86'400'000;       // producer.id.expiration.ms (broker)
 
   // Applies one Kafka topic config. Unknown names are InvalidArgument.
   absl::Status Set(absl::string_view name, absl::string_view value);

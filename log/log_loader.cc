@@ -91,6 +91,8 @@ absl::StatusOr<std::vector<Offset>> LogLoader::ListSegments() {
     Offset base;
     if (ParseBaseOffset(name, ".log", &base)) {
       bases.push_back(base);
+    } else if (absl::EndsWith(name, ".snapshot")) {
+      // Producer-state snapshots: read later by the ProducerStateManager.
     } else if (absl::EndsWith(name, ".tmp")) {
       RETURN_IF_ERROR(RemoveLeftover(name, "interrupted checkpoint write"));
     } else if (absl::EndsWith(name, ".deleted")) {
@@ -325,6 +327,12 @@ absl::Status LogLoader::Finish(SegmentList list) {
   log.checkpoint_now_ = options_.checkpoint_now;
   log.last_flush_mono_ms_.store(log.clock_->MonotonicMs());
   RETURN_IF_ERROR(LoadEpochs());
+  log.producers_ = std::make_unique<ProducerStateManager>(
+      log.fs_, log.dir_, log.config().producer_id_expiration_ms);
+  if (!options_.read_only) {
+    absl::MutexLock lock(&log.append_mu_);
+    RETURN_IF_ERROR(log.LoadProducerStateLocked());
+  }
   if (!options_.read_only) RETURN_IF_ERROR(WriteCorruptList(*log.segments()));
   if (recovered_ && !options_.read_only) {
     // Recovered bytes are valid but maybe not on disk yet: make them durable before the

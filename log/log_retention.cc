@@ -112,6 +112,8 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   auto latest = epochs_->Latest();
   latest_epoch_ = latest ? latest->epoch : kNoLeaderEpoch;
   RETURN_IF_ERROR(AfterTruncationLocked(&tail));
+  RETURN_IF_ERROR(producers_->DeleteSnapshotsAbove(new_end));
+  RETURN_IF_ERROR(LoadProducerStateLocked());
   LOG_EVENT(Info, "log.truncated")
       .Kv("dir", dir_)
       .Kv("from_offset", end.value())
@@ -148,6 +150,7 @@ absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
   RETURN_IF_ERROR(epochs_->Reset({}));
   latest_epoch_ = kNoLeaderEpoch;
   RETURN_IF_ERROR(AfterTruncationLocked(nullptr));
+  RETURN_IF_ERROR(producers_->DeleteSnapshotsAbove(Offset(-1)));
   LOG_EVENT(Info, "log.truncated_fully").Kv("dir", dir_).Kv("start_offset", offset.value());
   return absl::OkStatus();
 }

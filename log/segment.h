@@ -44,7 +44,7 @@ struct FileSlice {
   uint64_t length = 0;
 };
 
-// What a scan needs of a batch header: the first 43 bytes (through maxTimestamp).
+// What a scan needs of a batch: its 61-byte header, without the CRC or the records.
 struct BatchSummary {
   FilePosition position;
   Offset base_offset;
@@ -53,8 +53,17 @@ struct BatchSummary {
   LeaderEpoch leader_epoch;
   int64_t max_timestamp = kNoTimestamp;
   int8_t magic = 0;
+  int16_t attributes = 0;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  int32_t record_count = 0;
+  bool is_transactional() const { return attributes & batch_format::kTransactionalBit; }
+  bool is_control() const { return attributes & batch_format::kControlBit; }
+  // The sequence of the batch's last record (sequences wrap at INT32_MAX).
+  int32_t last_sequence() const;
 };
-inline constexpr size_t kSummaryHeaderBytes = batch_format::kMaxTimestampOffset + 8;
+inline constexpr size_t kSummaryHeaderBytes = batch_format::kHeaderSize;
 
 // Outcome of Segment::Recover.
 struct SegmentRecovery {
