@@ -108,6 +108,12 @@ absl::Status ProducerStateManager::TakeSnapshot(Offset offset, int64_t now_ms) {
   std::erase_if(producers_, [&](const auto& kv) {
     return now_ms - kv.second.last_timestamp > expiration_ms_;
   });
+  if (producers_.empty()) {
+    // Nothing to remember: skip the file (and its fsyncs) unless an older one must be
+    // superseded.
+    ASSIGN_OR_RETURN(std::vector<Offset> existing, ListProducerSnapshots(fs_, dir_));
+    if (existing.empty()) return absl::OkStatus();
+  }
   RETURN_IF_ERROR(WriteFileAtomically(fs_, JoinPath(dir_, ProducerSnapshotName(offset)),
                                       EncodeProducerSnapshot(producers_)));
   ASSIGN_OR_RETURN(std::vector<Offset> snapshots, ListProducerSnapshots(fs_, dir_));
