@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache  # toolchain (g++ 12, CMake 3.25), build cache
+  python3                                   # build-time protocol codec generator (stdlib only)
   clang libclang-rt-14-dev                  # libFuzzer targets
   liburing-dev                              # io_uring network front end
   libabsl-dev                               # Status/StatusOr, strings, synchronization, hashing
