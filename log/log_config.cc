@@ -112,6 +112,10 @@ const std::map<std::string, Property, std::less<>>& Properties() {
       add(kName, STRATA_INT_PROPERTY(file_delete_delay_ms, 0, INT64_MAX));
     }
     {
+      static constexpr char kName[] = "producer.id.expiration.ms";
+      add(kName, STRATA_INT_PROPERTY(producer_id_expiration_ms, 1, INT64_MAX));
+    }
+    {
       static constexpr char kName[] = "message.timestamp.difference.max.ms";
       add(kName, STRATA_INT_PROPERTY(message_timestamp_difference_max_ms, 0, INT64_MAX));
     }

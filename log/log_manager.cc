@@ -76,6 +76,7 @@ absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartit
   for (const auto& name : names) {
     std::string path = JoinPath(options_.data_dir, name);
     if (!fs_->IsDirectory(path)) continue;
+    if (absl::StartsWith(name, "__strata")) continue;  // broker metadata, not a partition
     if (absl::EndsWith(name, "-delete")) {
       LOG_EVENT(Info, "log_manager.finishing_delete").Kv("dir", name);
       RETURN_IF_ERROR(RemoveTree(fs_, path));

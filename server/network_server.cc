@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -91,6 +93,8 @@ std::string PeerName(int fd) {
 }  // namespace
 
 absl::Status NetworkServer::Start() {
+  // sendfile(2) has no MSG_NOSIGNAL: a peer that vanished mid-response would kill the process.
+  signal(SIGPIPE, SIG_IGN);
   ASSIGN_OR_RETURN(listen_fd_, Listen(options_.host, options_.port, &port_));
   int n = options_.reactors > 0 ? options_.reactors
                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -12,6 +12,7 @@ using Argv = std::vector<std::string>;
 int LogDump(const Argv& args);      // strata log dump
 int LogVerify(const Argv& args);    // strata log verify
 int LogGenerate(const Argv& args);  // strata log generate
+int Serve(const Argv& args);        // strata serve
 
 // Lists the segment .log files of a partition directory in offset order.
 std::vector<std::string> SegmentFiles(const std::string& dir);

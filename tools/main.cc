@@ -11,6 +11,9 @@ namespace {
 constexpr char kUsage[] =
     "usage: strata <command> [args]\n"
     "\n"
+    "Broker:\n"
+    "  serve                   run a broker (Kafka protocol) until SIGTERM/SIGINT\n"
+    "\n"
     "Storage tools:\n"
     "  log dump <file|dir>     print batches, records and index entries (like kafka-dump-log)\n"
     "  log verify <dir>        check CRCs, offsets, indexes and checkpoints; exit 1 on problems\n"
@@ -37,6 +40,9 @@ int main(int argc, char** argv) {
     if (it != log_commands.end()) {
       return it->second(strata::tools::Argv(args.begin() + 2, args.end()));
     }
+  }
+  if (!args.empty() && args[0] == "serve") {
+    return strata::tools::Serve(strata::tools::Argv(args.begin() + 1, args.end()));
   }
   if (!args.empty() && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
     std::cout << kUsage;

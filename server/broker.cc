@@ -1,0 +1,287 @@
+#include "server/broker.h"
+
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "protocol/api.h"
+#include "protocol/api_versions.h"
+#include "protocol/describe_cluster.h"
+#include "protocol/errors.h"
+#include "protocol/metadata.h"
+
+namespace strata::server {
+
+using protocol::ApiKey;
+using protocol::ErrorCode;
+
+namespace {
+
+constexpr ApiRange kSupported[] = {
+    // Produce starts at 0 so librdkafka keeps compression on; v0-2 are answered with
+    // UNSUPPORTED_FOR_MESSAGE_FORMAT (they carry magic 0/1 message sets).
+    {0, 0, 9},    // Produce
+    {1, 4, 12},   // Fetch
+    {2, 1, 7},    // ListOffsets
+    {3, 0, 12},   // Metadata
+    {18, 0, 3},   // ApiVersions
+    {19, 0, 7},   // CreateTopics
+    {20, 0, 6},   // DeleteTopics
+    {21, 0, 2},   // DeleteRecords
+    {22, 0, 4},   // InitProducerId
+    {23, 0, 4},   // OffsetForLeaderEpoch
+    {32, 0, 4},   // DescribeConfigs
+    {33, 0, 2},   // AlterConfigs
+    {37, 0, 3},   // CreatePartitions
+    {44, 0, 1},   // IncrementalAlterConfigs
+    {60, 0, 1},   // DescribeCluster
+};
+
+const ApiRange* FindRange(int16_t key) {
+  for (const ApiRange& r : kSupported) {
+    if (r.key == key) return &r;
+  }
+  return nullptr;
+}
+
+int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
+
+}  // namespace
+
+std::span<const ApiRange> SupportedApis() { return kSupported; }
+
+Response EncodeResponse(std::string frame, const std::vector<protocol::Splice>& splices,
+                        const std::vector<FileSlice>& slices) {
+  Response r;
+  r.bytes = std::move(frame);
+  for (const protocol::Splice& s : splices) {
+    r.splices.push_back({s.offset, slices[static_cast<size_t>(s.splice_id)]});
+  }
+  return r;
+}
+
+absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConfig config,
+                                                      Clock* clock) {
+  std::unique_ptr<Broker> b(new Broker(fs, std::move(config), clock));
+  RETURN_IF_ERROR(fs->CreateDirs(b->config_.data_dir));
+  RETURN_IF_ERROR(b->LoadMetaProperties());
+  ASSIGN_OR_RETURN(b->partitions_, PartitionManager::Open(fs, b->config_, clock));
+  ASSIGN_OR_RETURN(b->producer_ids_, ProducerIds::Open(fs, b->config_.data_dir));
+  b->flusher_ = std::make_unique<FlushService>();
+  ConnectionLimits limits{
+      .max_request_bytes = static_cast<uint64_t>(b->config_.socket_request_max_bytes),
+      .max_inflight_requests = static_cast<size_t>(b->config_.max_inflight_per_connection),
+      .max_buffered_bytes = static_cast<uint64_t>(b->config_.max_buffered_per_connection),
+      .idle_timeout_ms = b->config_.connections_max_idle_ms,
+      .sendfile_chunk_bytes = static_cast<size_t>(b->config_.sendfile_chunk_bytes),
+      .copy_instead_of_sendfile = b->config_.fetch_copy_mode};
+  b->network_ = std::make_unique<NetworkServer>(
+      NetworkOptions{.host = b->config_.listen.host,
+                     .port = b->config_.listen.port,
+                     .reactors = b->config_.network_threads,
+                     .limits = limits},
+      b.get());
+  RETURN_IF_ERROR(b->network_->Start());
+  b->partitions_->StartBackground();
+  HostPort advertised = b->config_.advertised_or_listen();
+  if (advertised.port == 0) advertised.port = b->network_->port();
+  b->config_.advertised = advertised;
+  LOG_EVENT(Info, "broker.started")
+      .Kv("broker_id", b->config_.broker_id)
+      .Kv("listen", HostPort{b->config_.listen.host, b->network_->port()}.ToString())
+      .Kv("advertised", advertised.ToString())
+      .Kv("data_dir", b->config_.data_dir)
+      .Kv("cluster_id", b->cluster_id_)
+      .Kv("reactors", b->network_->reactor_count())
+      .Kv("topics", b->partitions_->Topics().size());
+  for (const auto& name : b->config_.unknown_properties()) {
+    LOG_EVENT(Warn, "broker.unknown_property").Kv("name", name);
+  }
+  return b;
+}
+
+Broker::~Broker() {
+  absl::Status s = Shutdown();
+  if (!s.ok()) LOG_EVENT(Error, "broker.shutdown_failed").Kv("error", s.ToString());
+}
+
+absl::Status Broker::Shutdown() {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  LOG_EVENT(Info, "broker.stopping").Kv("grace_ms", config_.shutdown_grace_ms);
+  if (network_) network_->Shutdown(config_.shutdown_grace_ms);
+  if (flusher_) flusher_->Stop();
+  absl::Status s = partitions_ ? partitions_->Shutdown() : absl::OkStatus();
+  LOG_EVENT(Info, "broker.stopped").Kv("clean", s.ok() ? "true" : "false");
+  return s;
+}
+
+// meta.properties, as Kafka writes it: the broker id and cluster id this data directory belongs
+// to. A data directory written by another broker id is refused.
+absl::Status Broker::LoadMetaProperties() {
+  std::string path = JoinPath(config_.data_dir, "meta.properties");
+  if (!fs_->Exists(path)) {
+    std::mt19937_64 rng(std::random_device{}());
+    std::string raw(16, '\0');
+    for (char& c : raw) c = static_cast<char>(rng());
+    cluster_id_ = absl::WebSafeBase64Escape(raw);
+    return WriteFileAtomically(fs_, path,
+                               absl::StrCat("version=0\nbroker.id=", config_.broker_id,
+                                            "\ncluster.id=", cluster_id_, "\n"));
+  }
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs_, path));
+  int32_t id = -1;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::ConsumePrefix(&line, "cluster.id=")) cluster_id_ = std::string(line);
+    if (absl::ConsumePrefix(&line, "broker.id=") && !absl::SimpleAtoi(line, &id)) id = -1;
+  }
+  if (id != config_.broker_id || cluster_id_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " belongs to broker.id ", id, " (cluster ", cluster_id_, "); this broker is ",
+        config_.broker_id, ". Use another --data-dir or the matching --broker-id."));
+  }
+  return absl::OkStatus();
+}
+
+void Broker::Reject(const RequestContext& ctx, const absl::Status& why) {
+  LOG_EVENT(Warn, "request.rejected")
+      .Kv("peer", ctx.connection.peer)
+      .Kv("api_key", ctx.header.api_key)
+      .Kv("api_version", ctx.header.api_version)
+      .Kv("error", why.message());
+  ctx.responder.Send(Response::Close());
+}
+
+void Broker::HandleFrame(std::span<uint8_t> frame, Responder responder,
+                         const ConnectionInfo& info) {
+  protocol::Reader r(frame);
+  auto header = protocol::RequestHeader::Decode(r);
+  if (!header.ok()) {
+    LOG_EVENT(Warn, "request.bad_header").Kv("peer", info.peer).Kv("error", header.status().message());
+    responder.Send(Response::Close());
+    return;
+  }
+  RequestContext ctx{*header, std::move(responder), info};
+  Dispatch(ctx, frame, r);
+}
+
+void Broker::Dispatch(RequestContext& ctx, std::span<uint8_t>, protocol::Reader& r) {
+  int16_t key = ctx.header.api_key;
+  const ApiRange* range = FindRange(key);
+  bool supported = range != nullptr && ctx.version() >= range->min && ctx.version() <= range->max;
+  if (key == static_cast<int16_t>(ApiKey::kApiVersions) && !supported) {
+    // KIP-511: answer with a v0 body (header v0) so any client can read it, then it retries.
+    protocol::ApiVersionsResponse resp;
+    resp.error_code = Code(ErrorCode::kUnsupportedVersion);
+    resp.api_keys.push_back({range->key, range->min, range->max});
+    RequestContext v0 = ctx;
+    v0.header.api_version = 0;
+    return Reply(v0, resp);
+  }
+  if (!supported) {
+    return Reject(ctx, absl::InvalidArgumentError(range == nullptr ? "unsupported API key"
+                                                                   : "unsupported API version"));
+  }
+  switch (static_cast<ApiKey>(key)) {
+    case ApiKey::kApiVersions: return HandleApiVersions(ctx, r);
+    case ApiKey::kMetadata: return HandleMetadata(ctx, r);
+    case ApiKey::kDescribeCluster: return HandleDescribeCluster(ctx, r);
+    case ApiKey::kProduce: return HandleProduce(ctx, r);
+    case ApiKey::kInitProducerId: return HandleInitProducerId(ctx, r);
+    case ApiKey::kFetch: return HandleFetch(ctx, r);
+    case ApiKey::kListOffsets: return HandleListOffsets(ctx, r);
+    case ApiKey::kOffsetForLeaderEpoch: return HandleOffsetForLeaderEpoch(ctx, r);
+    case ApiKey::kCreateTopics: return HandleCreateTopics(ctx, r);
+    case ApiKey::kDeleteTopics: return HandleDeleteTopics(ctx, r);
+    case ApiKey::kCreatePartitions: return HandleCreatePartitions(ctx, r);
+    case ApiKey::kDeleteRecords: return HandleDeleteRecords(ctx, r);
+    case ApiKey::kDescribeConfigs: return HandleDescribeConfigs(ctx, r);
+    case ApiKey::kAlterConfigs: return HandleAlterConfigs(ctx, r);
+    case ApiKey::kIncrementalAlterConfigs: return HandleIncrementalAlterConfigs(ctx, r);
+    default: return Reject(ctx, absl::InternalError("no handler"));
+  }
+}
+
+void Broker::HandleApiVersions(RequestContext& ctx, protocol::Reader& r) {
+  protocol::ApiVersionsRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  protocol::ApiVersionsResponse resp;
+  for (const ApiRange& range : kSupported) {
+    resp.api_keys.push_back({range.key, range.min, range.max});
+  }
+  Reply(ctx, resp);
+}
+
+bool Broker::MaybeAutoCreate(const std::string& topic, bool allowed) {
+  if (partitions_->Topic(topic).has_value()) return true;
+  if (!allowed || !config_.auto_create_topics) return false;
+  auto created = partitions_->CreateTopic(topic, config_.num_partitions, {}, false);
+  if (created.ok() || absl::IsAlreadyExists(created.status())) return true;
+  LOG_EVENT(Warn, "topic.auto_create_failed").Kv("topic", topic).Kv("error", created.status().message());
+  return false;
+}
+
+void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
+  protocol::MetadataRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  protocol::MetadataResponse resp;
+  const HostPort& self = config_.advertised;
+  resp.brokers.push_back({config_.broker_id, self.host, self.port, std::nullopt});
+  resp.cluster_id = cluster_id_;
+  resp.controller_id = config_.broker_id;
+  std::vector<std::string> names;
+  // v0: an empty list means all topics; v1+: null means all, empty means none.
+  bool all = !req.topics.has_value() || (ctx.version() == 0 && req.topics->empty());
+  if (all) {
+    for (const TopicInfo& t : partitions_->Topics()) names.push_back(t.name);
+  } else {
+    for (const auto& t : *req.topics) names.push_back(t.name.value_or(""));
+  }
+  bool auto_create = ctx.version() < 4 || req.allow_auto_topic_creation;
+  for (const std::string& name : names) {
+    auto& topic = resp.topics.emplace_back();
+    topic.name = name;
+    topic.is_internal = false;
+    if (!ValidateTopicName(name).ok()) {
+      topic.error_code = Code(ErrorCode::kInvalidTopicException);
+      continue;
+    }
+    if (!all && !MaybeAutoCreate(name, auto_create)) {
+      topic.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+      continue;
+    }
+    std::optional<TopicInfo> info = partitions_->Topic(name);
+    if (!info.has_value()) {
+      topic.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+      continue;
+    }
+    topic.topic_id = info->id;
+    for (int32_t p = 0; p < info->partitions; ++p) {
+      auto& part = topic.partitions.emplace_back();
+      part.partition_index = p;
+      part.leader_id = config_.broker_id;
+      part.leader_epoch = 0;
+      part.replica_nodes = {config_.broker_id};
+      part.isr_nodes = {config_.broker_id};
+    }
+  }
+  Reply(ctx, resp);
+}
+
+void Broker::HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r) {
+  protocol::DescribeClusterRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  protocol::DescribeClusterResponse resp;
+  resp.endpoint_type = req.endpoint_type;
+  resp.cluster_id = cluster_id_;
+  resp.controller_id = config_.broker_id;
+  resp.brokers.push_back({config_.broker_id, config_.advertised.host, config_.advertised.port,
+                          std::nullopt});
+  Reply(ctx, resp);
+}
+
+}  // namespace strata::server

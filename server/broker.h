@@ -1,0 +1,128 @@
+// Broker: a single Kafka-compatible broker. Decodes each request frame, runs the API's handler
+// and encodes the response; owns the partitions (PartitionManager), the network front end, the
+// flusher thread and producer ids.
+//
+//   ASSIGN_OR_RETURN(auto broker, Broker::Start(FileSystem::Default(), config, Clock::System()));
+//   ... serve until SIGTERM ...
+//   RETURN_IF_ERROR(broker->Shutdown());  // stop accepting, finish requests, close logs cleanly
+//
+// Handlers run on reactor threads and must not block for long: fdatasync goes to the flusher,
+// long-polling fetches park until an append or their timeout (see DelayedFetch in
+// broker_fetch.cc). Kafka error codes are produced here, in server/, and nowhere below it.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/file.h"
+#include "protocol/header.h"
+#include "protocol/reader.h"
+#include "server/broker_config.h"
+#include "server/flush_service.h"
+#include "server/network_server.h"
+#include "server/partition_manager.h"
+#include "server/producer_ids.h"
+
+namespace strata::server {
+
+// One request being handled: its header and how to answer it.
+struct RequestContext {
+  protocol::RequestHeader header;
+  Responder responder;
+  ConnectionInfo connection;
+  int16_t version() const { return header.api_version; }
+};
+
+// The API versions this broker advertises in ApiVersions and accepts.
+struct ApiRange {
+  int16_t key;
+  int16_t min;
+  int16_t max;
+};
+std::span<const ApiRange> SupportedApis();
+
+class Broker : public FrameHandler {
+ public:
+  static absl::StatusOr<std::unique_ptr<Broker>> Start(FileSystem* fs, BrokerConfig config,
+                                                       Clock* clock);
+  ~Broker() override;
+
+  void HandleFrame(std::span<uint8_t> frame, Responder responder,
+                   const ConnectionInfo& info) override;
+
+  // Stops accepting, lets in-flight requests finish (up to shutdown.grace.ms), stops the
+  // flusher, closes every log cleanly. Idempotent.
+  absl::Status Shutdown();
+
+  int port() const { return network_->port(); }
+  const std::string& cluster_id() const { return cluster_id_; }
+  const BrokerConfig& config() const { return config_; }
+  PartitionManager& partitions() { return *partitions_; }
+
+  // Encodes `body` as the response to `ctx` and sends it.
+  template <typename Body>
+  void Reply(const RequestContext& ctx, const Body& body);
+
+ private:
+  Broker(FileSystem* fs, BrokerConfig config, Clock* clock)
+      : fs_(fs), config_(std::move(config)), clock_(clock) {}
+  absl::Status LoadMetaProperties();
+
+  void Dispatch(RequestContext& ctx, std::span<uint8_t> frame, protocol::Reader& body);
+  void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);
+  void HandleMetadata(RequestContext& ctx, protocol::Reader& r);
+  void HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r);
+  void HandleProduce(RequestContext& ctx, protocol::Reader& r);
+  void HandleInitProducerId(RequestContext& ctx, protocol::Reader& r);
+  void HandleFetch(RequestContext& ctx, protocol::Reader& r);
+  void HandleListOffsets(RequestContext& ctx, protocol::Reader& r);
+  void HandleOffsetForLeaderEpoch(RequestContext& ctx, protocol::Reader& r);
+  void HandleCreateTopics(RequestContext& ctx, protocol::Reader& r);
+  void HandleDeleteTopics(RequestContext& ctx, protocol::Reader& r);
+  void HandleCreatePartitions(RequestContext& ctx, protocol::Reader& r);
+  void HandleDeleteRecords(RequestContext& ctx, protocol::Reader& r);
+  void HandleDescribeConfigs(RequestContext& ctx, protocol::Reader& r);
+  void HandleAlterConfigs(RequestContext& ctx, protocol::Reader& r);
+  void HandleIncrementalAlterConfigs(RequestContext& ctx, protocol::Reader& r);
+
+  // Auto-creation as Kafka does it for Metadata (and Produce) requests: the topic is created
+  // with num.partitions when auto.create.topics.enable is set. Returns whether it exists now.
+  bool MaybeAutoCreate(const std::string& topic, bool allowed);
+  // The malformed-request path: log it and close the connection.
+  void Reject(const RequestContext& ctx, const absl::Status& why);
+
+  friend class DelayedFetch;
+  FileSystem* fs_;
+  BrokerConfig config_;
+  Clock* clock_;
+  std::string cluster_id_;
+  std::unique_ptr<PartitionManager> partitions_;
+  std::unique_ptr<ProducerIds> producer_ids_;
+  std::unique_ptr<FlushService> flusher_;
+  std::unique_ptr<NetworkServer> network_;
+  bool shut_down_ = false;
+};
+
+// ---- implementation of the template ----
+
+Response EncodeResponse(std::string frame, const std::vector<protocol::Splice>& splices,
+                        const std::vector<FileSlice>& slices);
+
+}  // namespace strata::server
+
+#include "protocol/frame.h"
+
+namespace strata::server {
+
+template <typename Body>
+void Broker::Reply(const RequestContext& ctx, const Body& body) {
+  Response r;
+  protocol::Writer w(&r.bytes);
+  protocol::AppendResponseFrame(w, ctx.header.correlation_id, ctx.version(), body);
+  ctx.responder.Send(std::move(r));
+}
+
+}  // namespace strata::server

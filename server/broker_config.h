@@ -1,0 +1,79 @@
+// The broker's configuration: Kafka's server.properties names, command-line overrides, and the
+// topic-config defaults they imply.
+//
+//   ASSIGN_OR_RETURN(BrokerConfig config, BrokerConfig::Load("server.properties"));
+//   RETURN_IF_ERROR(config.Set("log.dirs", "/var/lib/strata"));   // --data-dir
+//   LogConfig topic = config.TopicConfig({{"retention.ms", "3600000"}});
+//
+// Broker-level log settings use Kafka's broker names (log.segment.bytes, log.retention.hours,
+// log.flush.interval.messages, message.max.bytes, ...) and become the defaults of the matching
+// topic configs (segment.bytes, retention.ms, flush.messages, max.message.bytes, ...). Unknown
+// names are kept and reported (Kafka also ignores them with a warning).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "log/log_config.h"
+
+namespace strata::server {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+  std::string ToString() const;
+};
+// "host:port", "PLAINTEXT://host:port" (first entry of a comma list), "[::1]:9092".
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
+
+class BrokerConfig {
+ public:
+  // Defaults only.
+  BrokerConfig();
+  // Reads a .properties file (key=value, '#' and '!' comments, blank lines).
+  static absl::StatusOr<BrokerConfig> Load(const std::string& path);
+
+  // Applies one property; InvalidArgument when the value is bad.
+  absl::Status Set(absl::string_view name, absl::string_view value);
+
+  int32_t broker_id = 0;                        // broker.id
+  HostPort listen{"127.0.0.1", 9092};           // listeners
+  HostPort advertised{"", 0};                   // advertised.listeners (default: listen)
+  std::string data_dir = "./data";              // log.dirs / log.dir
+  int32_t num_partitions = 1;                   // num.partitions
+  bool auto_create_topics = true;               // auto.create.topics.enable
+  int16_t default_replication_factor = 1;       // default.replication.factor
+  int64_t socket_request_max_bytes = 104857600; // socket.request.max.bytes
+  int64_t connections_max_idle_ms = 600000;     // connections.max.idle.ms
+  int32_t network_threads = 0;                  // num.network.threads (0 = one per core)
+  int32_t max_inflight_per_connection = 128;    // strata.connection.max.inflight.requests
+  int64_t max_buffered_per_connection = 256 << 20;  // strata.connection.max.buffered.bytes
+  bool fetch_copy_mode = false;                 // strata.fetch.send.mode=copy|sendfile
+  int64_t sendfile_chunk_bytes = 64 * 1024;     // strata.fetch.sendfile.chunk.bytes
+  int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
+  int64_t flush_scheduler_interval_ms = 1000;    // log.flush.scheduler.interval.ms
+  int64_t checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms
+  int64_t shutdown_grace_ms = 30000;             // strata.shutdown.grace.ms
+
+  const HostPort& advertised_or_listen() const {
+    return advertised.port != 0 ? advertised : listen;
+  }
+
+  // Topic defaults from the broker's log.* settings, with `overrides` (topic configs) on top.
+  absl::StatusOr<LogConfig> TopicConfig(const std::map<std::string, std::string>& overrides) const;
+  // Where a topic config's default comes from: the broker file ("STATIC_BROKER_CONFIG") or
+  // Strata's built-in default ("DEFAULT_CONFIG").
+  bool IsBrokerOverride(const std::string& topic_config_name) const {
+    return log_defaults_.count(topic_config_name) > 0;
+  }
+  const std::vector<std::string>& unknown_properties() const { return unknown_; }
+
+ private:
+  std::map<std::string, std::string> log_defaults_;  // topic config name -> value
+  std::vector<std::string> unknown_;
+};
+
+}  // namespace strata::server

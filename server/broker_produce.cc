@@ -1,0 +1,192 @@
+// Produce and InitProducerId.
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "log/append_error.h"
+#include "log/record_batch.h"
+#include "protocol/errors.h"
+#include "protocol/init_producer_id.h"
+#include "protocol/produce.h"
+#include "server/broker.h"
+
+namespace strata::server {
+
+using protocol::ErrorCode;
+
+namespace {
+
+int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
+
+struct PartitionResult {
+  ErrorCode error = ErrorCode::kNone;
+  std::string message;
+  AppendInfo info;
+};
+
+// Checks the records of one partition the way Kafka's LogValidator does for a v2 producer:
+// exactly one batch, CRC, structure, codec allowed by the request version, size limit.
+PartitionResult ValidateBatch(const protocol::Records& records, int16_t version,
+                              const LogConfig& config, int64_t now_ms) {
+  auto fail = [](ErrorCode e, std::string m) { return PartitionResult{e, std::move(m), {}}; };
+  if (records.is_null || records.bytes.empty()) return fail(ErrorCode::kInvalidRecord, "no records");
+  if (records.bytes.size() > 16 && records.bytes[16] != batch_format::kMagic) {
+    return fail(ErrorCode::kUnsupportedForMessageFormat,
+                absl::StrCat("magic ", static_cast<int>(records.bytes[16]),
+                             " message sets are not supported; use a client with message "
+                             "format v2 (Kafka 0.11+)"));
+  }
+  auto view = RecordBatchView::Parse(records.bytes);
+  if (!view.ok()) {
+    return fail(IsCorruption(view.status()) ? ErrorCode::kCorruptMessage : ErrorCode::kInvalidRecord,
+                std::string(view.status().message()));
+  }
+  if (view->size_bytes() != records.bytes.size()) {
+    return fail(ErrorCode::kInvalidRecord, "a produce request must carry exactly one batch");
+  }
+  if (view->size_bytes() > static_cast<size_t>(config.max_message_bytes)) {
+    return fail(ErrorCode::kMessageTooLarge,
+                absl::StrCat("batch of ", view->size_bytes(), " bytes exceeds max.message.bytes ",
+                             config.max_message_bytes));
+  }
+  if (view->compression() == Compression::kZstd && version < 7) {
+    return fail(ErrorCode::kUnsupportedCompressionType, "zstd needs Produce v7");
+  }
+  if (view->is_control()) return fail(ErrorCode::kInvalidRecord, "clients may not send control batches");
+  if (absl::Status s = view->ValidateRecords(/*strict=*/true,
+                                             4 * static_cast<size_t>(config.max_message_bytes) + (1 << 20));
+      !s.ok()) {
+    return fail(ErrorCode::kInvalidRecord, std::string(s.message()));
+  }
+  if (config.message_timestamp_difference_max_ms != LogConfig::kNever &&
+      config.timestamp_type == TimestampType::kCreateTime &&
+      std::abs(view->max_timestamp() - now_ms) > config.message_timestamp_difference_max_ms) {
+    return fail(ErrorCode::kInvalidTimestamp, "timestamp out of the allowed range");
+  }
+  return {};
+}
+
+ErrorCode AppendErrorCode(const absl::Status& s) {
+  if (auto kind = GetAppendError(s)) {
+    switch (*kind) {
+      case AppendError::kOutOfOrderSequence: return ErrorCode::kOutOfOrderSequenceNumber;
+      case AppendError::kInvalidProducerEpoch: return ErrorCode::kInvalidProducerEpoch;
+      case AppendError::kTransactionsUnsupported: return ErrorCode::kInvalidTxnState;
+    }
+  }
+  if (IsNoSpace(s) || absl::IsFailedPrecondition(s) || absl::IsInternal(s)) {
+    return ErrorCode::kKafkaStorageError;
+  }
+  if (absl::IsInvalidArgument(s)) return ErrorCode::kInvalidRecord;
+  return ErrorCode::kUnknownServerError;
+}
+
+}  // namespace
+
+void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
+  protocol::ProduceRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  protocol::ProduceResponse resp;
+  std::vector<FlushService::Item> to_flush;
+  int64_t now = clock_->NowMs();
+  for (const auto& topic : req.topic_data) {
+    auto& tr = resp.responses.emplace_back();
+    tr.name = topic.name;
+    bool exists = ctx.version() >= 3 && MaybeAutoCreate(topic.name, true);
+    for (const auto& part : topic.partition_data) {
+      auto& pr = tr.partition_responses.emplace_back();
+      pr.index = part.index;
+      pr.base_offset = -1;
+      pr.log_append_time_ms = -1;
+      pr.log_start_offset = -1;
+      PartitionResult result;
+      std::shared_ptr<Partition> partition = exists ? partitions_->Get(topic.name, part.index) : nullptr;
+      if (ctx.version() < 3) {
+        result = {ErrorCode::kUnsupportedForMessageFormat, "Produce v0-2 (message format v0/v1) is not supported", {}};
+      } else if (req.transactional_id.has_value()) {
+        result = {ErrorCode::kTransactionalIdAuthorizationFailed, "transactions are not supported", {}};
+      } else if (partition == nullptr) {
+        result = {ErrorCode::kUnknownTopicOrPartition, "", {}};
+      } else {
+        LogConfig config = partition->log().config();
+        result = ValidateBatch(part.records, ctx.version(), config, now);
+        if (result.error == ErrorCode::kNone) {
+          // The records view points into the connection's receive buffer, which is writable:
+          // the leader stamps base offset and epoch in place (no copy).
+          std::span<uint8_t> bytes(const_cast<uint8_t*>(part.records.bytes.data()),
+                                   part.records.bytes.size());
+          auto info = partition->log().Append(bytes, {.leader_epoch = partition->leader_epoch()});
+          if (!info.ok()) {
+            result = {AppendErrorCode(info.status()), std::string(info.status().message()), {}};
+          } else {
+            result.info = *info;
+            if (!info->duplicate) partition->NotifyAppend();
+            if (info->flush_due) {
+              to_flush.push_back({std::shared_ptr<Log>(partition, &partition->log()),
+                                  info->last_offset + 1});
+            }
+          }
+        }
+      }
+      pr.error_code = Code(result.error);
+      if (!result.message.empty()) pr.error_message = result.message;
+      if (result.error == ErrorCode::kNone) {
+        pr.base_offset = result.info.first_offset.value();
+        pr.log_append_time_ms = result.info.log_append_time;
+        pr.log_start_offset = result.info.log_start_offset.value();
+      } else if (result.error != ErrorCode::kUnknownTopicOrPartition) {
+        LOG_EVENT(Debug, "produce.partition_error")
+            .Kv("topic", topic.name)
+            .Kv("partition", part.index)
+            .Kv("error", protocol::ErrorName(result.error))
+            .Kv("message", result.message);
+      }
+    }
+  }
+  if (req.acks == 0) {
+    ctx.responder.Send(Response::None());
+    return;
+  }
+  if (to_flush.empty()) return Reply(ctx, resp);
+  // The flush policy wants these offsets durable before the producer hears about them.
+  flusher_->Submit(std::move(to_flush), [this, ctx, resp = std::move(resp)](absl::Status s) mutable {
+    if (!s.ok()) {
+      for (auto& t : resp.responses) {
+        for (auto& p : t.partition_responses) {
+          if (p.error_code == Code(ErrorCode::kNone)) {
+            p.error_code = Code(ErrorCode::kKafkaStorageError);
+            p.error_message = std::string(s.message());
+          }
+        }
+      }
+    }
+    Reply(ctx, resp);
+  });
+}
+
+void Broker::HandleInitProducerId(RequestContext& ctx, protocol::Reader& r) {
+  protocol::InitProducerIdRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  protocol::InitProducerIdResponse resp;
+  resp.producer_id = -1;
+  resp.producer_epoch = -1;
+  if (req.transactional_id.has_value()) {
+    resp.error_code = Code(ErrorCode::kTransactionalIdAuthorizationFailed);
+    return Reply(ctx, resp);
+  }
+  if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < INT16_MAX - 1) {
+    // KIP-360: an idempotent producer bumping its own epoch keeps its id.
+    resp.producer_id = req.producer_id;
+    resp.producer_epoch = static_cast<int16_t>(req.producer_epoch + 1);
+    return Reply(ctx, resp);
+  }
+  auto id = producer_ids_->Next();
+  if (!id.ok()) {
+    LOG_EVENT(Error, "producer_ids.failed").Kv("error", id.status().ToString());
+    resp.error_code = Code(ErrorCode::kKafkaStorageError);
+    return Reply(ctx, resp);
+  }
+  resp.producer_id = *id;
+  resp.producer_epoch = 0;
+  Reply(ctx, resp);
+}
+
+}  // namespace strata::server
