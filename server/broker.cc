@@ -12,6 +12,7 @@
 #include "protocol/api_versions.h"
 #include "protocol/describe_cluster.h"
 #include "protocol/errors.h"
+#include "protocol/find_coordinator.h"
 #include "protocol/metadata.h"
 
 namespace strata::server {
@@ -28,6 +29,7 @@ constexpr ApiRange kSupported[] = {
     {1, 4, 12},   // Fetch
     {2, 1, 7},    // ListOffsets
     {3, 0, 12},   // Metadata
+    {10, 0, 4},   // FindCoordinator (needed in range by librdkafka's LZ4 feature)
     {18, 0, 3},   // ApiVersions
     {19, 0, 7},   // CreateTopics
     {20, 0, 6},   // DeleteTopics
@@ -113,6 +115,8 @@ absl::Status Broker::Shutdown() {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
   LOG_EVENT(Info, "broker.stopping").Kv("grace_ms", config_.shutdown_grace_ms);
+  shutting_down_.store(true);
+  ExpireDelayedFetches();
   if (network_) network_->Shutdown(config_.shutdown_grace_ms);
   if (flusher_) flusher_->Stop();
   absl::Status s = partitions_ ? partitions_->Shutdown() : absl::OkStatus();
@@ -190,6 +194,7 @@ void Broker::Dispatch(RequestContext& ctx, std::span<uint8_t>, protocol::Reader&
     case ApiKey::kApiVersions: return HandleApiVersions(ctx, r);
     case ApiKey::kMetadata: return HandleMetadata(ctx, r);
     case ApiKey::kDescribeCluster: return HandleDescribeCluster(ctx, r);
+    case ApiKey::kFindCoordinator: return HandleFindCoordinator(ctx, r);
     case ApiKey::kProduce: return HandleProduce(ctx, r);
     case ApiKey::kInitProducerId: return HandleInitProducerId(ctx, r);
     case ApiKey::kFetch: return HandleFetch(ctx, r);
@@ -267,6 +272,38 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
       part.leader_epoch = 0;
       part.replica_nodes = {config_.broker_id};
       part.isr_nodes = {config_.broker_id};
+    }
+  }
+  Reply(ctx, resp);
+}
+
+// A single broker coordinates every group itself. Transactions have no coordinator.
+void Broker::HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r) {
+  protocol::FindCoordinatorRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  protocol::FindCoordinatorResponse resp;
+  const HostPort& self = config_.advertised;
+  ErrorCode error = req.key_type == 0 ? ErrorCode::kNone : ErrorCode::kCoordinatorNotAvailable;
+  if (ctx.version() < 4) {
+    resp.error_code = Code(error);
+    if (error == ErrorCode::kNone) {
+      resp.node_id = config_.broker_id;
+      resp.host = self.host;
+      resp.port = self.port;
+    } else {
+      resp.node_id = -1;
+      resp.error_message = "transactions are not supported";
+    }
+    return Reply(ctx, resp);
+  }
+  for (const std::string& key : req.coordinator_keys) {
+    auto& c = resp.coordinators.emplace_back();
+    c.key = key;
+    c.error_code = Code(error);
+    c.node_id = error == ErrorCode::kNone ? config_.broker_id : -1;
+    if (error == ErrorCode::kNone) {
+      c.host = self.host;
+      c.port = self.port;
     }
   }
   Reply(ctx, resp);

@@ -28,6 +28,8 @@
 
 namespace strata::server {
 
+class DelayedFetch;
+
 // One request being handled: its header and how to answer it.
 struct RequestContext {
   protocol::RequestHeader header;
@@ -75,6 +77,7 @@ class Broker : public FrameHandler {
   void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);
   void HandleMetadata(RequestContext& ctx, protocol::Reader& r);
   void HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r);
+  void HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r);
   void HandleProduce(RequestContext& ctx, protocol::Reader& r);
   void HandleInitProducerId(RequestContext& ctx, protocol::Reader& r);
   void HandleFetch(RequestContext& ctx, protocol::Reader& r);
@@ -94,7 +97,12 @@ class Broker : public FrameHandler {
   // The malformed-request path: log it and close the connection.
   void Reject(const RequestContext& ctx, const absl::Status& why);
 
+  // Answers every parked fetch now (shutdown must not wait for their max_wait_ms).
+  void ExpireDelayedFetches();
+
   friend class DelayedFetch;
+  absl::Mutex delayed_mu_;
+  std::vector<std::weak_ptr<DelayedFetch>> delayed_ ABSL_GUARDED_BY(delayed_mu_);
   FileSystem* fs_;
   BrokerConfig config_;
   Clock* clock_;
@@ -104,6 +112,7 @@ class Broker : public FrameHandler {
   std::unique_ptr<FlushService> flusher_;
   std::unique_ptr<NetworkServer> network_;
   bool shut_down_ = false;
+  std::atomic<bool> shutting_down_{false};  // new fetches answer at once instead of parking
 };
 
 // ---- implementation of the template ----

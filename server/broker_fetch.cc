@@ -55,6 +55,14 @@ class DelayedFetch : public AppendWaiter, public std::enable_shared_from_this<De
     Try(false);
   }
 
+  // Completes the fetch now with whatever it has (shutdown).
+  void Expire() {
+    std::weak_ptr<DelayedFetch> weak = weak_from_this();
+    ctx_.responder.reactor()->Post([weak] {
+      if (auto self = weak.lock()) self->Try(/*timed_out=*/true);
+    });
+  }
+
   void OnAppend() override {
     std::weak_ptr<DelayedFetch> weak = weak_from_this();
     ctx_.responder.reactor()->Post([weak] {
@@ -154,10 +162,28 @@ void Broker::HandleFetch(RequestContext& ctx, protocol::Reader& r) {
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   FetchResult result = DelayedFetch::Evaluate(this, req, ctx.version());
   if (req.max_wait_ms <= 0 || result.has_error ||
-      result.bytes >= static_cast<uint64_t>(std::max(req.min_bytes, 1)) || shut_down_) {
+      result.bytes >= static_cast<uint64_t>(std::max(req.min_bytes, 1)) ||
+      shutting_down_.load()) {
     return DelayedFetch::Send(this, ctx, std::move(result));
   }
-  std::make_shared<DelayedFetch>(this, ctx, std::move(req))->Park();
+  auto delayed = std::make_shared<DelayedFetch>(this, ctx, std::move(req));
+  {
+    absl::MutexLock lock(&delayed_mu_);
+    std::erase_if(delayed_, [](const auto& w) { return w.expired(); });
+    delayed_.push_back(delayed);
+  }
+  delayed->Park();
+}
+
+void Broker::ExpireDelayedFetches() {
+  std::vector<std::weak_ptr<DelayedFetch>> all;
+  {
+    absl::MutexLock lock(&delayed_mu_);
+    all.swap(delayed_);
+  }
+  for (auto& w : all) {
+    if (auto f = w.lock()) f->Expire();
+  }
 }
 
 void Broker::HandleListOffsets(RequestContext& ctx, protocol::Reader& r) {

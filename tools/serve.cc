@@ -16,9 +16,10 @@ namespace {
 constexpr char kUsage[] =
     "usage: strata serve [--config server.properties] [--data-dir DIR] [--listen HOST:PORT]\n"
     "                    [--advertised HOST:PORT] [--broker-id N] [--metadata embedded]\n"
-    "                    [--set name=value ...] [--log-level info]\n"
+    "                    [--set name=value ...] [--log-level info] [--ready-file PATH]\n"
     "  Defaults: --data-dir ./data, --listen 127.0.0.1:9092, --broker-id 0. Command-line flags\n"
-    "  override server.properties; --set sets any broker property (repeatable).\n";
+    "  override server.properties; --set sets any broker property (repeatable).\n"
+    "  --ready-file: once serving, write HOST:PORT there (useful with --listen 127.0.0.1:0).\n";
 
 absl::StatusOr<server::BrokerConfig> BuildConfig(const cli::Args& args,
                                                  const std::vector<std::string>& sets) {
@@ -67,7 +68,7 @@ int Serve(const Argv& argv) {
   cli::Args args;
   absl::Status parsed = args.Parse(
       rest, {"help"}, {"config", "data-dir", "listen", "advertised", "broker-id", "metadata",
-                       "log-level"});
+                       "log-level", "ready-file"});
   if (!parsed.ok() || args.Has("help") || !args.positional().empty()) {
     std::cerr << (parsed.ok() ? "" : std::string(parsed.message()) + "\n") << kUsage;
     return 2;
@@ -96,6 +97,11 @@ int Serve(const Argv& argv) {
     LOG_EVENT(Error, "broker.start_failed").Kv("error", broker.status().ToString());
     std::cerr << "strata serve: " << broker.status().message() << "\n";
     return 1;
+  }
+  if (args.Has("ready-file")) {
+    std::string where = server::HostPort{config->listen.host, (*broker)->port()}.ToString();
+    absl::Status w = WriteFileAtomically(FileSystem::Default(), args.Get("ready-file"), where + "\n");
+    if (!w.ok()) LOG_EVENT(Error, "broker.ready_file_failed").Kv("error", w.ToString());
   }
   int sig = 0;
   sigwait(&stop, &sig);
