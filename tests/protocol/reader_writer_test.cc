@@ -137,7 +137,8 @@ TEST(ReaderTest, AbsurdCountsInsideMessages) {
 
 TEST(ReaderTest, UnsupportedVersionsAreUnimplemented) {
   ProduceRequest req;
-  Reader r(AsBytes(std::string(64, '\0')));
+  const std::string zeros(64, '\0');
+  Reader r(AsBytes(zeros));
   EXPECT_TRUE(absl::IsUnimplemented(req.Decode(r, 12)));
   EXPECT_TRUE(absl::IsUnimplemented(req.Decode(r, -1)));
   EXPECT_EQ(r.position(), 0u);
@@ -197,9 +198,11 @@ TEST(FrameTest, SplitFramesKeepsTheIncompleteTail) {
 }
 
 TEST(ReaderTest, TaggedSectionsAreBoundsChecked) {
-  Reader r(AsBytes(Hex("01 | 05 10 | 0000")));  // one tag claiming 16 bytes, 2 present
+  const std::string short_tag = Hex("01 | 05 10 | 0000");  // a tag claiming 16 bytes, 2 present
+  Reader r(AsBytes(short_tag));
   EXPECT_TRUE(absl::IsInvalidArgument(r.SkipTaggedFields()));
-  Reader many(AsBytes(Hex("ffffffff0f")));  // 2^32-1 tags, no bytes
+  const std::string many_tags = Hex("ffffffff0f");  // 2^32-1 tags, no bytes
+  Reader many(AsBytes(many_tags));
   EXPECT_TRUE(absl::IsInvalidArgument(many.SkipTaggedFields()));
 }
 
