@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest      # unit and integration tests
   libbenchmark-dev                          # perf/ micro-benchmarks
   librdkafka-dev kcat                       # real Kafka clients for interop tests and fixtures
+  python3-confluent-kafka python3-kafka     # Python Kafka clients in interop tests
   clang-format                              # style checks
 )
 
