@@ -32,7 +32,7 @@ struct ConnectionLimits {
   size_t max_inflight_requests = 128;
   uint64_t max_buffered_bytes = 256 * 1024 * 1024;
   int64_t idle_timeout_ms = 600'000;  // connections.max.idle.ms
-  size_t sendfile_chunk_bytes = 64 * 1024;
+  size_t sendfile_chunk_bytes = 1024 * 1024;
   bool copy_instead_of_sendfile = false;  // pread + send (benchmarks compare both)
 };
 
