@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: install what is missing, build, then write a demo partition
-# with the storage engine, dump its first batches and verify it.
+# The main job, from a fresh machine: install what is missing, build, and run one broker with
+# sensible defaults in the foreground (Ctrl-C or SIGTERM stops it cleanly).
 #
-#   DATA_DIR   where the demo data goes (default ./demo-data)
+#   DATA_DIR   data directory (default ./data)
+#   LISTEN     HOST:PORT to listen on (default 127.0.0.1:9092)
+#   Extra arguments are passed to `strata serve` (e.g. --config server.properties).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,13 +13,6 @@ export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/strata-ccache}"
 cmake --preset release >/dev/null
 cmake --build --preset release --target strata
 
-strata=build/release/tools/strata
-data="${DATA_DIR:-./demo-data}"
-rm -rf "$data"
-echo "== writing a demo partition"
-"$strata" log generate "$data" --topic demo --partitions 1 --records 200000 \
-  --record-bytes 200 --batch-records 200 --compression lz4 --segment-bytes 16MiB
-echo "== first batches of $data/demo-0"
-"$strata" log dump "$data/demo-0" --records --print-data | head -n 8
-echo "== verifying $data"
-"$strata" log verify "$data"
+echo "== starting a broker on ${LISTEN:-127.0.0.1:9092} with data in ${DATA_DIR:-./data}"
+exec build/release/tools/strata serve --data-dir "${DATA_DIR:-./data}" \
+  --listen "${LISTEN:-127.0.0.1:9092}" "$@"
