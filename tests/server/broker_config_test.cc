@@ -1,0 +1,99 @@
+#include "server/broker_config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/file.h"
+#include "server/producer_ids.h"
+#include "server/topic_store.h"
+#include "tests/testing/temp_dir.h"
+
+namespace strata::server {
+namespace {
+
+TEST(BrokerConfigTest, LoadsKafkaPropertiesAndTopicDefaults) {
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), dir.Sub("server.properties"),
+                                  "# comment\n"
+                                  "broker.id=3\n"
+                                  "listeners=PLAINTEXT://0.0.0.0:9093\n"
+                                  "advertised.listeners=PLAINTEXT://broker3.example:9093\n"
+                                  "log.dirs=/var/lib/strata,/ignored\n"
+                                  "num.partitions = 6\n"
+                                  "log.retention.hours=2\n"
+                                  "log.segment.bytes=1048576\n"
+                                  "log.flush.interval.messages=1\n"
+                                  "some.unknown.thing=1\n")
+                  .ok());
+  auto config = BrokerConfig::Load(dir.Sub("server.properties"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->broker_id, 3);
+  EXPECT_EQ(config->listen.host, "0.0.0.0");
+  EXPECT_EQ(config->listen.port, 9093);
+  EXPECT_EQ(config->advertised_or_listen().host, "broker3.example");
+  EXPECT_EQ(config->data_dir, "/var/lib/strata");
+  EXPECT_EQ(config->num_partitions, 6);
+  EXPECT_EQ(config->unknown_properties(), std::vector<std::string>{"some.unknown.thing"});
+  auto topic = config->TopicConfig({{"segment.bytes", "2048"}});
+  ASSERT_TRUE(topic.ok());
+  EXPECT_EQ(topic->retention_ms, 2 * 3600000);
+  EXPECT_EQ(topic->flush_messages, 1);
+  EXPECT_EQ(topic->segment_bytes, 2048u) << "topic overrides win over broker defaults";
+  EXPECT_TRUE(config->IsBrokerOverride("retention.ms"));
+  EXPECT_FALSE(config->IsBrokerOverride("retention.bytes"));
+}
+
+TEST(BrokerConfigTest, RejectsBadValues) {
+  BrokerConfig c;
+  EXPECT_FALSE(c.Set("num.partitions", "zero").ok());
+  EXPECT_FALSE(c.Set("log.segment.bytes", "-5").ok());
+  EXPECT_FALSE(c.Set("listeners", "nohostport").ok());
+  EXPECT_FALSE(c.Set("auto.create.topics.enable", "maybe").ok());
+  EXPECT_FALSE(c.TopicConfig({{"cleanup.policy", "shred"}}).ok());
+  EXPECT_FALSE(c.TopicConfig({{"no.such.config", "1"}}).ok());
+  auto hp = ParseHostPort("[::1]:9092");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->ToString(), "[::1]:9092");
+}
+
+TEST(TopicStoreTest, PersistsTopicsAndValidatesNames) {
+  testing::TempDir dir;
+  TopicId id = TopicStore::NewId();
+  {
+    auto store = TopicStore::Open(FileSystem::Default(), dir.path());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Put({"orders", id, 3, {{"retention.ms", "1000"}}}).ok());
+    ASSERT_TRUE((*store)->Put({"gone", TopicStore::NewId(), 1, {}}).ok());
+    ASSERT_TRUE((*store)->Remove("gone").ok());
+    EXPECT_FALSE((*store)->Put({"bad name", id, 1, {}}).ok());
+  }
+  auto store = TopicStore::Open(FileSystem::Default(), dir.path());
+  ASSERT_TRUE(store.ok());
+  auto t = (*store)->Get("orders");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->id, id);
+  EXPECT_EQ(t->partitions, 3);
+  EXPECT_EQ(t->configs.at("retention.ms"), "1000");
+  EXPECT_FALSE((*store)->Get("gone").has_value());
+  for (const char* bad : {"", ".", "..", "a/b", "with space", std::string(250, 'x').c_str()}) {
+    EXPECT_FALSE(ValidateTopicName(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ValidateTopicName("my-topic_1.v2").ok());
+}
+
+TEST(ProducerIdsTest, UniqueAcrossRestarts) {
+  testing::TempDir dir;
+  std::vector<int64_t> first;
+  {
+    auto ids = ProducerIds::Open(FileSystem::Default(), dir.path());
+    ASSERT_TRUE(ids.ok());
+    for (int i = 0; i < 3; ++i) first.push_back(*(*ids)->Next());
+  }
+  auto ids = ProducerIds::Open(FileSystem::Default(), dir.path());
+  int64_t next = *(*ids)->Next();
+  EXPECT_EQ(first, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_GE(next, ProducerIds::kBlockSize) << "a restart never reuses an id";
+}
+
+}  // namespace
+}  // namespace strata::server
