@@ -14,7 +14,8 @@
 namespace strata::cli {
 
 absl::Status Args::Parse(const std::vector<std::string>& argv, const std::set<std::string>& bools,
-                         const std::set<std::string>& values) {
+                         const std::set<std::string>& values,
+                         const std::set<std::string>& repeated) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (!absl::StartsWith(a, "--") || a == "--") {
@@ -32,7 +33,7 @@ absl::Status Args::Parse(const std::vector<std::string>& argv, const std::set<st
     if (bools.count(name)) {
       if (has_value) return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
       flags_[name] = "true";
-    } else if (values.count(name)) {
+    } else if (values.count(name) || repeated.count(name)) {
       if (!has_value) {
         if (i + 1 >= argv.size()) {
           return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
@@ -40,6 +41,7 @@ absl::Status Args::Parse(const std::vector<std::string>& argv, const std::set<st
         value = argv[++i];
       }
       flags_[name] = value;
+      if (repeated.count(name)) repeated_[name].push_back(value);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
@@ -50,6 +52,11 @@ absl::Status Args::Parse(const std::vector<std::string>& argv, const std::set<st
 std::string Args::Get(const std::string& name, const std::string& fallback) const {
   auto it = flags_.find(name);
   return it == flags_.end() ? fallback : it->second;
+}
+
+std::vector<std::string> Args::GetAll(const std::string& name) const {
+  auto it = repeated_.find(name);
+  return it == repeated_.end() ? std::vector<std::string>{} : it->second;
 }
 
 int64_t Args::GetInt(const std::string& name, int64_t fallback, absl::Status* error) const {

@@ -1,10 +1,12 @@
 // Argument parsing for the strata subcommands: positional arguments plus `--name value`,
 // `--name=value` and boolean `--name` flags, checked against what the subcommand declares.
+// Flags declared repeatable may be given several times (`--header a=1 --header b=2`).
 //
 //   Args args;
-//   RETURN_IF_ERROR(args.Parse(argv, {"records", "print-data"}, {"max-bytes"}));
+//   RETURN_IF_ERROR(args.Parse(argv, {"records", "print-data"}, {"max-bytes"}, {"header"}));
 //   bool records = args.Has("records");
-//   int64_t max = args.GetInt("max-bytes", 1 << 20);
+//   int64_t max = args.GetInt("max-bytes", 1 << 20, &error);
+//   for (const std::string& h : args.GetAll("header")) ...
 #pragma once
 
 #include <cstdint>
@@ -20,18 +22,23 @@ namespace strata::cli {
 
 class Args {
  public:
-  // `bools` take no value; `values` take one. Anything else starting with "--" is an error.
+  // `bools` take no value; `values` take one (a repeated one: the last wins); `repeated` take
+  // one each time they appear. Anything else starting with "--" is an error.
   absl::Status Parse(const std::vector<std::string>& argv, const std::set<std::string>& bools,
-                     const std::set<std::string>& values);
+                     const std::set<std::string>& values,
+                     const std::set<std::string>& repeated = {});
   const std::vector<std::string>& positional() const { return positional_; }
   bool Has(const std::string& name) const { return flags_.count(name) > 0; }
   std::string Get(const std::string& name, const std::string& fallback = "") const;
+  // Every value of a repeatable flag, in command-line order.
+  std::vector<std::string> GetAll(const std::string& name) const;
   // Parses an integer flag; `*error` is set (and fallback returned) when it is not one.
   int64_t GetInt(const std::string& name, int64_t fallback, absl::Status* error) const;
 
  private:
   std::vector<std::string> positional_;
   std::map<std::string, std::string> flags_;
+  std::map<std::string, std::vector<std::string>> repeated_;
 };
 
 // Parses sizes like "1048576", "64KiB", "1MiB", "2GiB", "10MB".

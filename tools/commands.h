@@ -13,6 +13,10 @@ int LogDump(const Argv& args);      // strata log dump
 int LogVerify(const Argv& args);    // strata log verify
 int LogGenerate(const Argv& args);  // strata log generate
 int Serve(const Argv& args);        // strata serve
+int Topic(const Argv& args);        // strata topic create|list|describe|delete|alter-config|...
+int Produce(const Argv& args);      // strata produce
+int Consume(const Argv& args);      // strata consume
+int Bench(const Argv& args);        // strata bench produce|consume
 
 // Lists the segment .log files of a partition directory in offset order.
 std::vector<std::string> SegmentFiles(const std::string& dir);

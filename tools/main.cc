@@ -14,6 +14,12 @@ constexpr char kUsage[] =
     "Broker:\n"
     "  serve                   run a broker (Kafka protocol) until SIGTERM/SIGINT\n"
     "\n"
+    "Clients (Kafka protocol, --bootstrap HOST:PORT):\n"
+    "  topic <command>         create|list|describe|delete|alter-config|add-partitions topics\n"
+    "  produce                 send stdin lines (or generated records) to a topic\n"
+    "  consume                 print records of a topic\n"
+    "  bench produce|consume   end-to-end throughput and latency through the client library\n"
+    "\n"
     "Storage tools:\n"
     "  log dump <file|dir>     print batches, records and index entries (like kafka-dump-log)\n"
     "  log verify <dir>        check CRCs, offsets, indexes and checkpoints; exit 1 on problems\n"
@@ -41,8 +47,14 @@ int main(int argc, char** argv) {
       return it->second(strata::tools::Argv(args.begin() + 2, args.end()));
     }
   }
-  if (!args.empty() && args[0] == "serve") {
-    return strata::tools::Serve(strata::tools::Argv(args.begin() + 1, args.end()));
+  const std::map<std::string, Command> commands = {
+      {"serve", strata::tools::Serve},     {"topic", strata::tools::Topic},
+      {"produce", strata::tools::Produce}, {"consume", strata::tools::Consume},
+      {"bench", strata::tools::Bench},
+  };
+  if (!args.empty()) {
+    auto it = commands.find(args[0]);
+    if (it != commands.end()) return it->second(strata::tools::Argv(args.begin() + 1, args.end()));
   }
   if (!args.empty() && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
     std::cout << kUsage;
