@@ -26,10 +26,11 @@ absl::StatusOr<std::vector<ConfigEntry>> Admin::DescribeConfigs(
   auto& res = req.resources.emplace_back();
   res.resource_type = resource_type;
   res.resource_name = name;
-  if (keys.empty())
+  if (keys.empty()) {
     res.configuration_keys.reset();  // null: every config
-  else
+  } else {
     res.configuration_keys = keys;
+  }
   ASSIGN_OR_RETURN(auto resp,
                    (conn->Call<protocol::DescribeConfigsRequest, protocol::DescribeConfigsResponse>(
                        req, version)));
@@ -90,10 +91,11 @@ absl::StatusOr<std::map<int32_t, absl::StatusOr<int64_t>>> Admin::DeleteRecords(
   std::map<int32_t, std::vector<std::pair<int32_t, int64_t>>> by_leader;
   for (const auto& [partition, offset] : before_offsets) {
     absl::StatusOr<int32_t> leader = cluster_->Leader(topic, partition);
-    if (!leader.ok())
+    if (!leader.ok()) {
       out.insert_or_assign(partition, leader.status());
-    else
+    } else {
       by_leader[*leader].emplace_back(partition, offset);
+    }
   }
   for (const auto& [leader, parts] : by_leader) {
     ASSIGN_OR_RETURN(std::shared_ptr<Connection> conn, cluster_->ConnectionTo(leader));

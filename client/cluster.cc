@@ -60,10 +60,11 @@ absl::StatusOr<std::vector<TopicMetadata>> Cluster::Fetch(
                    conn.PickVersion(protocol::ApiKey::kMetadata, kMetadataMaxVersion));
   protocol::MetadataRequest req;
   if (!topics.has_value()) {
-    if (version == 0)
+    if (version == 0) {
       req.topics->clear();  // v0: empty = all
-    else
+    } else {
       req.topics.reset();
+    }
   } else {
     req.topics->clear();
     for (const std::string& t : *topics) {

@@ -17,14 +17,14 @@ int64_t MonoMs() { return Clock::System()->MonotonicMs(); }
 }  // namespace
 
 bool ParseOffsetReset(absl::string_view name, OffsetReset* out) {
-  if (name == "earliest")
-    *out = OffsetReset::kEarliest;
-  else if (name == "latest")
-    *out = OffsetReset::kLatest;
-  else if (name == "none")
-    *out = OffsetReset::kNone;
-  else
-    return false;
+  static const std::map<absl::string_view, OffsetReset> kNames = {
+      {"earliest", OffsetReset::kEarliest},
+      {"latest", OffsetReset::kLatest},
+      {"none", OffsetReset::kNone},
+      {"error", OffsetReset::kNone}};
+  auto it = kNames.find(name);
+  if (it == kNames.end()) return false;
+  *out = it->second;
   return true;
 }
 

@@ -41,11 +41,15 @@
 #include "client/cluster.h"
 #include "client/records.h"
 
+namespace strata::protocol {
+struct FetchRequest;
+}
+
 namespace strata::client {
 
 enum class OffsetReset { kEarliest, kLatest, kNone };
 
-// "earliest", "latest", "none".
+// "earliest", "latest", "none" (or "error").
 bool ParseOffsetReset(absl::string_view name, OffsetReset* out);
 
 struct ConsumerOptions {
@@ -105,6 +109,8 @@ class Consumer {
   // One round of fetches; `fetched` tells whether any partition got an answer.
   absl::Status FetchOnce(int32_t max_wait_ms, bool* fetched);
   std::vector<TopicPartition> FetchOrder();
+  protocol::FetchRequest BuildFetch(const std::vector<TopicPartition>& partitions,
+                                    int32_t max_wait_ms);
   absl::Status HandleFetchResponse(const PendingFetch& fetch, const ResponseFrame& frame);
   absl::Status HandlePartitionError(const TopicPartition& tp, int16_t code);
 

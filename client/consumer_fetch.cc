@@ -1,4 +1,7 @@
 // Consumer's fetch round: one Fetch per leader, then decoding into the partition buffers.
+#include <algorithm>
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "client/consumer.h"
 #include "client/errors.h"
@@ -32,6 +35,33 @@ std::vector<TopicPartition> Consumer::FetchOrder() {
   return order;
 }
 
+protocol::FetchRequest Consumer::BuildFetch(const std::vector<TopicPartition>& partitions,
+                                            int32_t max_wait_ms) {
+  protocol::FetchRequest req;
+  req.replica_id = -1;
+  req.max_wait_ms = max_wait_ms;
+  req.min_bytes = options_.min_bytes;
+  req.max_bytes = options_.max_bytes;
+  req.isolation_level = options_.isolation_level;
+  req.session_id = 0;  // full fetches, no fetch session (KIP-227)
+  req.session_epoch = -1;
+  for (const TopicPartition& tp : partitions) {
+    auto topic = std::find_if(req.topics.begin(), req.topics.end(),
+                              [&](const auto& t) { return t.topic == tp.topic; });
+    if (topic == req.topics.end()) {
+      req.topics.push_back({.topic = tp.topic, .topic_id = {}, .partitions = {}});
+      topic = req.topics.end() - 1;
+    }
+    topic->partitions.push_back({.partition = tp.partition,
+                                 .current_leader_epoch = -1,
+                                 .fetch_offset = partitions_[tp].next_fetch,
+                                 .last_fetched_epoch = -1,
+                                 .log_start_offset = -1,
+                                 .partition_max_bytes = options_.max_partition_bytes});
+  }
+  return req;
+}
+
 absl::Status Consumer::FetchOnce(int32_t max_wait_ms, bool* fetched) {
   std::map<int32_t, std::vector<TopicPartition>> by_leader;
   for (const TopicPartition& tp : FetchOrder()) {
@@ -53,28 +83,7 @@ absl::Status Consumer::FetchOnce(int32_t max_wait_ms, bool* fetched) {
     }
     ASSIGN_OR_RETURN(int16_t version,
                      (*conn)->PickVersion(protocol::ApiKey::kFetch, kFetchMaxVersion));
-    protocol::FetchRequest req;
-    req.replica_id = -1;
-    req.max_wait_ms = max_wait_ms;
-    req.min_bytes = options_.min_bytes;
-    req.max_bytes = options_.max_bytes;
-    req.isolation_level = options_.isolation_level;
-    req.session_id = 0;  // full fetches, no fetch session (KIP-227)
-    req.session_epoch = -1;
-    for (const TopicPartition& tp : tps) {
-      auto topic = std::find_if(req.topics.begin(), req.topics.end(),
-                                [&](const auto& t) { return t.topic == tp.topic; });
-      if (topic == req.topics.end()) {
-        req.topics.push_back({.topic = tp.topic, .topic_id = {}, .partitions = {}});
-        topic = req.topics.end() - 1;
-      }
-      topic->partitions.push_back({.partition = tp.partition,
-                                   .current_leader_epoch = -1,
-                                   .fetch_offset = partitions_[tp].next_fetch,
-                                   .last_fetched_epoch = -1,
-                                   .log_start_offset = -1,
-                                   .partition_max_bytes = options_.max_partition_bytes});
-    }
+    protocol::FetchRequest req = BuildFetch(tps, max_wait_ms);
     SendOptions send{.timeout_ms = options_.request_timeout_ms + max_wait_ms};
     pending.push_back({version, tps, (*conn)->Send(req, version, send)});
   }

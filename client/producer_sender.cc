@@ -71,10 +71,11 @@ void Producer::ExpireReady(int64_t now_ms, int64_t* wake_ms, std::vector<Complet
     std::vector<Batch*> expired;
     for (auto& b : q.batches) {
       if (b->state != Batch::State::kReady) continue;
-      if (b->deadline_ms <= now_ms)
+      if (b->deadline_ms <= now_ms) {
         expired.push_back(b.get());
-      else
+      } else {
         *wake_ms = std::min(*wake_ms, b->deadline_ms);
+      }
     }
     for (Batch* b : expired) {
       if (options_.idempotence && b->base_sequence >= 0) needs_epoch_bump_ = true;

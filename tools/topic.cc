@@ -32,10 +32,11 @@ int Create(Admin& admin, const cli::Args& args) {
   topic.replication_factor = static_cast<int16_t>(args.GetInt("replication-factor", -1, &err));
   for (const std::string& kv : args.GetAll("config")) {
     auto pair = SplitKeyValue(kv, "--config");
-    if (!pair.ok())
+    if (!pair.ok()) {
       err = pair.status();
-    else
+    } else {
       topic.configs[pair->first] = pair->second;
+    }
   }
   if (!err.ok()) return Usage(err, kUsage);
   bool validate_only = args.Has("validate-only");
