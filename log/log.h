@@ -75,7 +75,7 @@ struct AppendInfo {
 };
 
 struct ReadResult {
-  FileSlice slice;          // whole batches, possibly empty
+  FileSlice slice;  // whole batches, possibly empty
   Offset log_start_offset;
   Offset log_end_offset;
   Offset high_watermark;
@@ -221,5 +221,17 @@ class Log {
   bool read_only_ = false;
   std::function<absl::Status()> checkpoint_now_;
 };
+
+// The bytes of a slice (one pread loop); DataLoss when the file is shorter than the slice.
+absl::StatusOr<std::string> ReadSliceBytes(const FileSlice& slice);
+
+class RecordBatchView;
+// Reads the batches of `log` from the one holding `from` up to `up_to` (exclusive),
+// `chunk_bytes` at a time, checks each CRC and calls fn on each in offset order (the first may
+// start before `from`). Stops at the first error, fn's included. For replaying internal topics
+// (__consumer_offsets) and tools.
+absl::Status ForEachBatch(const Log& log, Offset from, Offset up_to,
+                          const std::function<absl::Status(const RecordBatchView&)>& fn,
+                          uint64_t chunk_bytes = 1 << 20);
 
 }  // namespace strata

@@ -12,18 +12,19 @@ namespace {
 
 // Index of the segment that may hold `offset`: the last one whose base offset is <= it.
 size_t FloorSegment(const SegmentList& list, Offset offset) {
-  auto it = std::upper_bound(list.begin(), list.end(), offset,
-                             [](Offset o, const std::shared_ptr<Segment>& s) {
-                               return o < s->base_offset();
-                             });
+  auto it = std::upper_bound(
+      list.begin(), list.end(), offset,
+      [](Offset o, const std::shared_ptr<Segment>& s) { return o < s->base_offset(); });
   return it == list.begin() ? 0 : static_cast<size_t>(it - list.begin() - 1);
 }
 
 // The first record at or after `from` in `seg` (whose batch summary is given) that satisfies
 // `match`, decoding batches one at a time.
 template <typename Match>
-absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> FirstRecord(
-    const Segment& seg, FilePosition from, Offset min_offset, Match&& match) {
+absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> FirstRecord(const Segment& seg,
+                                                                          FilePosition from,
+                                                                          Offset min_offset,
+                                                                          Match&& match) {
   std::optional<std::pair<TimestampMs, Offset>> found;
   absl::Status inner;
   std::string bytes;
@@ -115,6 +116,40 @@ absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> Log::FindMaxTimest
   if (best == nullptr) return std::optional<std::pair<TimestampMs, Offset>>();
   TimestampMs max = best->max_timestamp();
   return FirstRecord(*best, FilePosition(0), start, [max](TimestampMs t) { return t == max; });
+}
+
+absl::StatusOr<std::string> ReadSliceBytes(const FileSlice& slice) {
+  std::string out(slice.length, '\0');
+  uint64_t done = 0;
+  while (done < slice.length) {
+    ASSIGN_OR_RETURN(size_t n, slice.file->ReadAt(slice.position + done,
+                                                  {reinterpret_cast<uint8_t*>(out.data()) + done,
+                                                   static_cast<size_t>(slice.length - done)}));
+    if (n == 0) {
+      return absl::DataLossError(absl::StrCat("short read at ", slice.position + done));
+    }
+    done += n;
+  }
+  return out;
+}
+
+absl::Status ForEachBatch(const Log& log, Offset from, Offset up_to,
+                          const std::function<absl::Status(const RecordBatchView&)>& fn,
+                          uint64_t chunk_bytes) {
+  Offset next = std::max(from, log.log_start_offset());
+  while (next < up_to) {
+    ASSIGN_OR_RETURN(ReadResult r, log.Read(next, chunk_bytes, up_to));
+    if (r.slice.length == 0) break;
+    ASSIGN_OR_RETURN(std::string bytes, ReadSliceBytes(r.slice));
+    std::span<const uint8_t> rest = AsBytes(bytes);
+    while (!rest.empty()) {
+      ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(rest));
+      RETURN_IF_ERROR(fn(view));
+      next = view.last_offset() + 1;
+      rest = rest.subspan(view.size_bytes());
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace strata

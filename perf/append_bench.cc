@@ -1,10 +1,9 @@
 // Append throughput of the Log beside raw write(2) of the same bytes to the same filesystem,
 // measured in the same iteration (order alternating), with the ratio as a counter.
 // Target (issue 2): append/raw >= 0.9 at 16 KiB batches.
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
-
-#include <benchmark/benchmark.h>
 
 #include "common/clock.h"
 #include "log/log.h"

@@ -7,6 +7,7 @@
 // The broker runs in-process with one reactor thread; the client is one thread.
 //   build/release/perf/strata_broker_bench [--benchmark_repetitions=5]
 #include <arpa/inet.h>
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,13 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <benchmark/benchmark.h>
-
 #include <thread>
 
 #include "common/bytes.h"
 #include "log/batch_scanner.h"
 #include "perf/bench_util.h"
+#include "perf/broker_fixture.h"
+#include "perf/net_util.h"
 #include "protocol/fetch.h"
 #include "protocol/frame.h"
 #include "protocol/produce.h"
@@ -29,79 +30,13 @@
 namespace strata {
 namespace {
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) abort();
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
+using bench::Connect;
+using bench::Listener;
+using bench::ReadAll;
+using bench::ReadFrame;
+using bench::WriteAll;
 
-void WriteAll(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w <= 0) abort();
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-void ReadAll(int fd, char* p, size_t n) {
-  while (n > 0) {
-    ssize_t r = read(fd, p, n);
-    if (r <= 0) abort();
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-}
-
-std::string ReadFrame(int fd) {
-  char len[4];
-  ReadAll(fd, len, 4);
-  std::string body(LoadBE32(reinterpret_cast<uint8_t*>(len)), '\0');
-  ReadAll(fd, body.data(), body.size());
-  return body;
-}
-
-// A listening socket on a free loopback port; Accept() waits for one client.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  Listener() {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 1) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      abort();
-    }
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
-  int Accept() { return accept(fd, nullptr, nullptr); }
-};
-
-struct BrokerFixture {
-  bench::ScratchDir scratch;
-  std::unique_ptr<server::Broker> broker;
-  explicit BrokerFixture(bool copy_mode = false, int64_t chunk = 64 << 10) {
-    server::BrokerConfig config;
-    config.data_dir = scratch.Sub("data");
-    config.listen = {"127.0.0.1", 0};
-    config.network_threads = 1;
-    config.fetch_copy_mode = copy_mode;
-    config.sendfile_chunk_bytes = chunk;
-    auto b = server::Broker::Start(FileSystem::Default(), config, Clock::System());
-    if (!b.ok()) abort();
-    broker = std::move(*b);
-  }
-};
+using bench::BrokerFixture;
 
 std::string ProduceFrame(const std::string& batch, int32_t corr) {
   protocol::ProduceRequest req;
@@ -112,25 +47,13 @@ std::string ProduceFrame(const std::string& batch, int32_t corr) {
   auto& p = t.partition_data.emplace_back();
   p.index = 0;
   p.records.bytes = AsBytes(batch);
-  return protocol::EncodeRequestFrame(protocol::RequestHeader{0, 7, corr, std::string("bench")}, req);
+  return protocol::EncodeRequestFrame(protocol::RequestHeader{0, 7, corr, std::string("bench")},
+                                      req);
 }
 
 // Sends `frames` Produce requests with at most 8 in flight; returns seconds.
 double RunProduce(int port, const std::string& frame, int frames) {
-  int fd = Connect(port);
-  int64_t start = bench::NowNs();
-  int sent = 0, received = 0;
-  while (received < frames) {
-    while (sent < frames && sent - received < 8) {
-      WriteAll(fd, frame.data(), frame.size());
-      ++sent;
-    }
-    ReadFrame(fd);
-    ++received;
-  }
-  double s = static_cast<double>(bench::NowNs() - start) / 1e9;
-  close(fd);
-  return s;
+  return bench::Pipeline(port, frame, frames, 8);
 }
 
 // The raw limit for produce: the same bytes copied socket -> file by a plain read/write loop.
@@ -177,13 +100,19 @@ void BM_ProduceVsRawCopy(benchmark::State& state) {
     raw_s += r;
     state.SetIterationTime(b);
   }
-  double bytes = static_cast<double>(batch.size()) * frames * static_cast<double>(state.iterations());
+  double bytes =
+      static_cast<double>(batch.size()) * frames * static_cast<double>(state.iterations());
   state.counters["broker_MBps"] = bytes / broker_s / 1e6;
   state.counters["raw_copy_MBps"] = bytes / raw_s / 1e6;
   state.counters["broker_over_raw"] = raw_s / broker_s;
 }
-BENCHMARK(BM_ProduceVsRawCopy)->Arg(64 << 10)->Arg(256 << 10)->Arg(1 << 20)->UseManualTime()
-    ->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ProduceVsRawCopy)
+    ->Arg(64 << 10)
+    ->Arg(256 << 10)
+    ->Arg(1 << 20)
+    ->UseManualTime()
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
 
 // Fills the partition with `bytes` of 16 KiB batches through the broker.
 void Fill(int port, uint64_t bytes) {
@@ -208,7 +137,8 @@ double RunFetch(int port, uint64_t* bytes) {
     p.partition = 0;
     p.fetch_offset = offset;
     p.partition_max_bytes = 1 << 20;
-    std::string frame = protocol::EncodeRequestFrame(protocol::RequestHeader{1, 11, 1, std::string("b")}, req);
+    std::string frame =
+        protocol::EncodeRequestFrame(protocol::RequestHeader{1, 11, 1, std::string("b")}, req);
     WriteAll(fd, frame.data(), frame.size());
     std::string body = ReadFrame(fd);
     protocol::Reader r(AsBytes(body));
@@ -261,7 +191,10 @@ double RawSendfile(const std::string& path, size_t chunk, uint64_t* bytes) {
 }
 
 void FetchBench(benchmark::State& state, bool copy_mode) {
-  BrokerFixture f(copy_mode, state.range(0));
+  BrokerFixture f([&](server::BrokerConfig& c) {
+    c.fetch_copy_mode = copy_mode;
+    c.sendfile_chunk_bytes = state.range(0);
+  });
   Fill(f.broker->port(), 256u << 20);
   std::string segment = f.scratch.Sub("data/bench-0/00000000000000000000.log");
   uint64_t warm = 0;
@@ -291,8 +224,17 @@ void FetchBench(benchmark::State& state, bool copy_mode) {
 void BM_FetchVsRawSendfile(benchmark::State& state) { FetchBench(state, false); }
 void BM_FetchCopyModeVsRawSendfile(benchmark::State& state) { FetchBench(state, true); }
 // Arg: the broker's strata.fetch.sendfile.chunk.bytes.
-BENCHMARK(BM_FetchVsRawSendfile)->Arg(64 << 10)->Arg(1 << 20)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_FetchCopyModeVsRawSendfile)->Arg(64 << 10)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FetchVsRawSendfile)
+    ->Arg(64 << 10)
+    ->Arg(1 << 20)
+    ->UseManualTime()
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FetchCopyModeVsRawSendfile)
+    ->Arg(64 << 10)
+    ->UseManualTime()
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace strata

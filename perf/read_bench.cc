@@ -19,8 +19,8 @@ struct Fixture {
   std::unique_ptr<Log> log;
   int64_t end = 0;
   Fixture() {
-    auto opened = Log::Open(FileSystem::Default(), scratch.Sub("t-0"), LogConfig(),
-                            Clock::System(), {});
+    auto opened =
+        Log::Open(FileSystem::Default(), scratch.Sub("t-0"), LogConfig(), Clock::System(), {});
     if (!opened.ok()) abort();
     log = std::move(*opened);
     std::string batch = bench::BatchOfSize(1024);
@@ -64,8 +64,7 @@ void BM_LogRead(benchmark::State& state) {
   std::mt19937_64 rng(3);
   uint64_t bytes = 0;
   for (auto _ : state) {
-    auto r = log.Read(Offset(static_cast<int64_t>(rng() % F().end)), 1 << 20,
-                      log.high_watermark());
+    auto r = log.Read(Offset(static_cast<int64_t>(rng() % F().end)), 1 << 20, log.high_watermark());
     if (!r.ok()) abort();
     bytes += r->slice.length;
   }

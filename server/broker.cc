@@ -25,22 +25,32 @@ namespace {
 constexpr ApiRange kSupported[] = {
     // Produce starts at 0 so librdkafka keeps compression on; v0-2 are answered with
     // UNSUPPORTED_FOR_MESSAGE_FORMAT (they carry magic 0/1 message sets).
-    {0, 0, 9},    // Produce
-    {1, 4, 12},   // Fetch
-    {2, 1, 7},    // ListOffsets
-    {3, 0, 12},   // Metadata
-    {10, 0, 4},   // FindCoordinator (needed in range by librdkafka's LZ4 feature)
-    {18, 0, 3},   // ApiVersions
-    {19, 0, 7},   // CreateTopics
-    {20, 0, 6},   // DeleteTopics
-    {21, 0, 2},   // DeleteRecords
-    {22, 0, 4},   // InitProducerId
-    {23, 0, 4},   // OffsetForLeaderEpoch
-    {32, 0, 4},   // DescribeConfigs
-    {33, 0, 2},   // AlterConfigs
-    {37, 0, 3},   // CreatePartitions
-    {44, 0, 1},   // IncrementalAlterConfigs
-    {60, 0, 1},   // DescribeCluster
+    {0, 0, 9},   // Produce
+    {1, 4, 12},  // Fetch
+    {2, 1, 7},   // ListOffsets
+    {3, 0, 12},  // Metadata
+    {8, 0, 8},   // OffsetCommit
+    {9, 0, 8},   // OffsetFetch
+    {10, 0, 4},  // FindCoordinator
+    {11, 0, 9},  // JoinGroup
+    {12, 0, 4},  // Heartbeat
+    {13, 0, 5},  // LeaveGroup
+    {14, 0, 5},  // SyncGroup
+    {15, 0, 5},  // DescribeGroups
+    {16, 0, 5},  // ListGroups
+    {18, 0, 3},  // ApiVersions
+    {19, 0, 7},  // CreateTopics
+    {20, 0, 6},  // DeleteTopics
+    {21, 0, 2},  // DeleteRecords
+    {22, 0, 4},  // InitProducerId
+    {23, 0, 4},  // OffsetForLeaderEpoch
+    {32, 0, 4},  // DescribeConfigs
+    {33, 0, 2},  // AlterConfigs
+    {37, 0, 3},  // CreatePartitions
+    {42, 0, 2},  // DeleteGroups
+    {44, 0, 1},  // IncrementalAlterConfigs
+    {47, 0, 0},  // OffsetDelete
+    {60, 0, 1},  // DescribeCluster
 };
 
 const ApiRange* FindRange(int16_t key) {
@@ -74,6 +84,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
   ASSIGN_OR_RETURN(b->partitions_, PartitionManager::Open(fs, b->config_, clock));
   ASSIGN_OR_RETURN(b->producer_ids_, ProducerIds::Open(fs, b->config_.data_dir));
   b->flusher_ = std::make_unique<FlushService>();
+  ASSIGN_OR_RETURN(b->offsets_topic_, OffsetsTopic::Open(b->partitions_.get(), b->flusher_.get(),
+                                                         clock, b->config_.group));
+  b->scheduler_ = std::make_unique<ThreadScheduler>(clock);
+  b->coordinator_ = std::make_unique<GroupCoordinator>(b->config_.group, clock, b->scheduler_.get(),
+                                                       b->offsets_topic_.get());
+  b->offsets_topic_->StartLoading(b->coordinator_.get());
   ConnectionLimits limits{
       .max_request_bytes = static_cast<uint64_t>(b->config_.socket_request_max_bytes),
       .max_inflight_requests = static_cast<size_t>(b->config_.max_inflight_per_connection),
@@ -81,12 +97,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
       .idle_timeout_ms = b->config_.connections_max_idle_ms,
       .sendfile_chunk_bytes = static_cast<size_t>(b->config_.sendfile_chunk_bytes),
       .copy_instead_of_sendfile = b->config_.fetch_copy_mode};
-  b->network_ = std::make_unique<NetworkServer>(
-      NetworkOptions{.host = b->config_.listen.host,
-                     .port = b->config_.listen.port,
-                     .reactors = b->config_.network_threads,
-                     .limits = limits},
-      b.get());
+  b->network_ =
+      std::make_unique<NetworkServer>(NetworkOptions{.host = b->config_.listen.host,
+                                                     .port = b->config_.listen.port,
+                                                     .reactors = b->config_.network_threads,
+                                                     .limits = limits},
+                                      b.get());
   RETURN_IF_ERROR(b->network_->Start());
   b->partitions_->StartBackground();
   HostPort advertised = b->config_.advertised_or_listen();
@@ -117,7 +133,10 @@ absl::Status Broker::Shutdown() {
   LOG_EVENT(Info, "broker.stopping").Kv("grace_ms", config_.shutdown_grace_ms);
   shutting_down_.store(true);
   ExpireDelayedFetches();
+  if (coordinator_) coordinator_->Unload();
   if (network_) network_->Shutdown(config_.shutdown_grace_ms);
+  if (offsets_topic_) offsets_topic_->Stop();
+  if (scheduler_) scheduler_->Stop();
   if (flusher_) flusher_->Stop();
   absl::Status s = partitions_ ? partitions_->Shutdown() : absl::OkStatus();
   LOG_EVENT(Info, "broker.stopped").Kv("clean", s.ok() ? "true" : "false");
@@ -165,7 +184,9 @@ void Broker::HandleFrame(std::span<uint8_t> frame, Responder responder,
   protocol::Reader r(frame);
   auto header = protocol::RequestHeader::Decode(r);
   if (!header.ok()) {
-    LOG_EVENT(Warn, "request.bad_header").Kv("peer", info.peer).Kv("error", header.status().message());
+    LOG_EVENT(Warn, "request.bad_header")
+        .Kv("peer", info.peer)
+        .Kv("error", header.status().message());
     responder.Send(Response::Close());
     return;
   }
@@ -191,23 +212,60 @@ void Broker::Dispatch(RequestContext& ctx, std::span<uint8_t>, protocol::Reader&
                                                                    : "unsupported API version"));
   }
   switch (static_cast<ApiKey>(key)) {
-    case ApiKey::kApiVersions: return HandleApiVersions(ctx, r);
-    case ApiKey::kMetadata: return HandleMetadata(ctx, r);
-    case ApiKey::kDescribeCluster: return HandleDescribeCluster(ctx, r);
-    case ApiKey::kFindCoordinator: return HandleFindCoordinator(ctx, r);
-    case ApiKey::kProduce: return HandleProduce(ctx, r);
-    case ApiKey::kInitProducerId: return HandleInitProducerId(ctx, r);
-    case ApiKey::kFetch: return HandleFetch(ctx, r);
-    case ApiKey::kListOffsets: return HandleListOffsets(ctx, r);
-    case ApiKey::kOffsetForLeaderEpoch: return HandleOffsetForLeaderEpoch(ctx, r);
-    case ApiKey::kCreateTopics: return HandleCreateTopics(ctx, r);
-    case ApiKey::kDeleteTopics: return HandleDeleteTopics(ctx, r);
-    case ApiKey::kCreatePartitions: return HandleCreatePartitions(ctx, r);
-    case ApiKey::kDeleteRecords: return HandleDeleteRecords(ctx, r);
-    case ApiKey::kDescribeConfigs: return HandleDescribeConfigs(ctx, r);
-    case ApiKey::kAlterConfigs: return HandleAlterConfigs(ctx, r);
-    case ApiKey::kIncrementalAlterConfigs: return HandleIncrementalAlterConfigs(ctx, r);
-    default: return Reject(ctx, absl::InternalError("no handler"));
+    case ApiKey::kApiVersions:
+      return HandleApiVersions(ctx, r);
+    case ApiKey::kMetadata:
+      return HandleMetadata(ctx, r);
+    case ApiKey::kDescribeCluster:
+      return HandleDescribeCluster(ctx, r);
+    case ApiKey::kFindCoordinator:
+      return HandleFindCoordinator(ctx, r);
+    case ApiKey::kProduce:
+      return HandleProduce(ctx, r);
+    case ApiKey::kInitProducerId:
+      return HandleInitProducerId(ctx, r);
+    case ApiKey::kFetch:
+      return HandleFetch(ctx, r);
+    case ApiKey::kListOffsets:
+      return HandleListOffsets(ctx, r);
+    case ApiKey::kOffsetForLeaderEpoch:
+      return HandleOffsetForLeaderEpoch(ctx, r);
+    case ApiKey::kCreateTopics:
+      return HandleCreateTopics(ctx, r);
+    case ApiKey::kDeleteTopics:
+      return HandleDeleteTopics(ctx, r);
+    case ApiKey::kCreatePartitions:
+      return HandleCreatePartitions(ctx, r);
+    case ApiKey::kDeleteRecords:
+      return HandleDeleteRecords(ctx, r);
+    case ApiKey::kDescribeConfigs:
+      return HandleDescribeConfigs(ctx, r);
+    case ApiKey::kAlterConfigs:
+      return HandleAlterConfigs(ctx, r);
+    case ApiKey::kIncrementalAlterConfigs:
+      return HandleIncrementalAlterConfigs(ctx, r);
+    case ApiKey::kJoinGroup:
+      return HandleJoinGroup(ctx, r);
+    case ApiKey::kSyncGroup:
+      return HandleSyncGroup(ctx, r);
+    case ApiKey::kHeartbeat:
+      return HandleHeartbeat(ctx, r);
+    case ApiKey::kLeaveGroup:
+      return HandleLeaveGroup(ctx, r);
+    case ApiKey::kOffsetCommit:
+      return HandleOffsetCommit(ctx, r);
+    case ApiKey::kOffsetFetch:
+      return HandleOffsetFetch(ctx, r);
+    case ApiKey::kOffsetDelete:
+      return HandleOffsetDelete(ctx, r);
+    case ApiKey::kDescribeGroups:
+      return HandleDescribeGroups(ctx, r);
+    case ApiKey::kListGroups:
+      return HandleListGroups(ctx, r);
+    case ApiKey::kDeleteGroups:
+      return HandleDeleteGroups(ctx, r);
+    default:
+      return Reject(ctx, absl::InternalError("no handler"));
   }
 }
 
@@ -226,7 +284,9 @@ bool Broker::MaybeAutoCreate(const std::string& topic, bool allowed) {
   if (!allowed || !config_.auto_create_topics) return false;
   auto created = partitions_->CreateTopic(topic, config_.num_partitions, {}, false);
   if (created.ok() || absl::IsAlreadyExists(created.status())) return true;
-  LOG_EVENT(Warn, "topic.auto_create_failed").Kv("topic", topic).Kv("error", created.status().message());
+  LOG_EVENT(Warn, "topic.auto_create_failed")
+      .Kv("topic", topic)
+      .Kv("error", created.status().message());
   return false;
 }
 
@@ -250,7 +310,7 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
   for (const std::string& name : names) {
     auto& topic = resp.topics.emplace_back();
     topic.name = name;
-    topic.is_internal = false;
+    topic.is_internal = IsInternalTopic(name);
     if (!ValidateTopicName(name).ok()) {
       topic.error_code = Code(ErrorCode::kInvalidTopicException);
       continue;
@@ -277,7 +337,8 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
   Reply(ctx, resp);
 }
 
-// A single broker coordinates every group itself. Transactions have no coordinator.
+// A single broker coordinates every group itself (whether the group's partition of
+// __consumer_offsets is loaded shows in the group requests). Transactions have no coordinator.
 void Broker::HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r) {
   protocol::FindCoordinatorRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
@@ -316,8 +377,8 @@ void Broker::HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r) {
   resp.endpoint_type = req.endpoint_type;
   resp.cluster_id = cluster_id_;
   resp.controller_id = config_.broker_id;
-  resp.brokers.push_back({config_.broker_id, config_.advertised.host, config_.advertised.port,
-                          std::nullopt});
+  resp.brokers.push_back(
+      {config_.broker_id, config_.advertised.host, config_.advertised.port, std::nullopt});
   Reply(ctx, resp);
 }
 

@@ -1,6 +1,6 @@
 // Broker: a single Kafka-compatible broker. Decodes each request frame, runs the API's handler
 // and encodes the response; owns the partitions (PartitionManager), the network front end, the
-// flusher thread and producer ids.
+// flusher thread, producer ids and the group coordinator (with __consumer_offsets).
 //
 //   ASSIGN_OR_RETURN(auto broker, Broker::Start(FileSystem::Default(), config, Clock::System()));
 //   ... serve until SIGTERM ...
@@ -22,9 +22,12 @@
 #include "protocol/reader.h"
 #include "server/broker_config.h"
 #include "server/flush_service.h"
+#include "server/group_coordinator.h"
 #include "server/network_server.h"
+#include "server/offsets_topic.h"
 #include "server/partition_manager.h"
 #include "server/producer_ids.h"
+#include "server/scheduler.h"
 
 namespace strata::server {
 
@@ -55,8 +58,8 @@ class Broker : public FrameHandler {
   void HandleFrame(std::span<uint8_t> frame, Responder responder,
                    const ConnectionInfo& info) override;
 
-  // Stops accepting, lets in-flight requests finish (up to shutdown.grace.ms), stops the
-  // flusher, closes every log cleanly. Idempotent.
+  // Answers requests parked in a rebalance, stops accepting, lets in-flight requests finish (up
+  // to shutdown.grace.ms), stops the flusher, closes every log cleanly. Idempotent.
   absl::Status Shutdown();
 
   int port() const { return network_->port(); }
@@ -90,6 +93,17 @@ class Broker : public FrameHandler {
   void HandleDescribeConfigs(RequestContext& ctx, protocol::Reader& r);
   void HandleAlterConfigs(RequestContext& ctx, protocol::Reader& r);
   void HandleIncrementalAlterConfigs(RequestContext& ctx, protocol::Reader& r);
+  // broker_groups.cc
+  void HandleJoinGroup(RequestContext& ctx, protocol::Reader& r);
+  void HandleSyncGroup(RequestContext& ctx, protocol::Reader& r);
+  void HandleHeartbeat(RequestContext& ctx, protocol::Reader& r);
+  void HandleLeaveGroup(RequestContext& ctx, protocol::Reader& r);
+  void HandleOffsetCommit(RequestContext& ctx, protocol::Reader& r);
+  void HandleOffsetFetch(RequestContext& ctx, protocol::Reader& r);
+  void HandleOffsetDelete(RequestContext& ctx, protocol::Reader& r);
+  void HandleDescribeGroups(RequestContext& ctx, protocol::Reader& r);
+  void HandleListGroups(RequestContext& ctx, protocol::Reader& r);
+  void HandleDeleteGroups(RequestContext& ctx, protocol::Reader& r);
 
   // Auto-creation as Kafka does it for Metadata (and Produce) requests: the topic is created
   // with num.partitions when auto.create.topics.enable is set. Returns whether it exists now.
@@ -110,6 +124,10 @@ class Broker : public FrameHandler {
   std::unique_ptr<PartitionManager> partitions_;
   std::unique_ptr<ProducerIds> producer_ids_;
   std::unique_ptr<FlushService> flusher_;
+  // Declared in dependency order: the coordinator goes first, then its timers and storage.
+  std::unique_ptr<OffsetsTopic> offsets_topic_;
+  std::unique_ptr<ThreadScheduler> scheduler_;
+  std::unique_ptr<GroupCoordinator> coordinator_;
   std::unique_ptr<NetworkServer> network_;
   bool shut_down_ = false;
   std::atomic<bool> shutting_down_{false};  // new fetches answer at once instead of parking

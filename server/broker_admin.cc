@@ -33,7 +33,8 @@ ErrorCode TopicErrorCode(const absl::Status& s, bool name_ok) {
   if (absl::IsAlreadyExists(s)) return ErrorCode::kTopicAlreadyExists;
   if (absl::IsNotFound(s)) return ErrorCode::kUnknownTopicOrPartition;
   if (absl::IsOutOfRange(s)) return ErrorCode::kInvalidPartitions;
-  if (absl::IsInvalidArgument(s)) return name_ok ? ErrorCode::kInvalidConfig : ErrorCode::kInvalidTopicException;
+  if (absl::IsInvalidArgument(s))
+    return name_ok ? ErrorCode::kInvalidConfig : ErrorCode::kInvalidTopicException;
   return ErrorCode::kUnknownServerError;
 }
 
@@ -106,10 +107,14 @@ void Broker::HandleDeleteTopics(RequestContext& ctx, protocol::Reader& r) {
     auto& tr = resp.responses.emplace_back();
     tr.name = name;
     if (auto info = partitions_->Topic(name)) tr.topic_id = info->id;
-    absl::Status s = partitions_->DeleteTopic(name);
+    absl::Status s = IsInternalTopic(name)
+                         ? absl::InvalidArgumentError(
+                               absl::StrCat(name, " is an internal topic (consumer group state)"))
+                         : partitions_->DeleteTopic(name);
     if (!s.ok()) {
-      tr.error_code = Code(absl::IsNotFound(s) ? ErrorCode::kUnknownTopicOrPartition
-                                               : ErrorCode::kUnknownServerError);
+      tr.error_code = Code(absl::IsNotFound(s)          ? ErrorCode::kUnknownTopicOrPartition
+                           : absl::IsInvalidArgument(s) ? ErrorCode::kInvalidTopicException
+                                                        : ErrorCode::kUnknownServerError);
       tr.error_message = std::string(s.message());
     }
   }
@@ -123,6 +128,12 @@ void Broker::HandleCreatePartitions(RequestContext& ctx, protocol::Reader& r) {
   for (const auto& t : req.topics) {
     auto& tr = resp.results.emplace_back();
     tr.name = t.name;
+    if (IsInternalTopic(t.name)) {
+      // More partitions would move groups to other partitions and lose their state.
+      tr.error_code = Code(ErrorCode::kInvalidTopicException);
+      tr.error_message = t.name + " is an internal topic; its partition count is fixed";
+      continue;
+    }
     absl::Status s = partitions_->CreatePartitions(t.name, t.count, req.validate_only);
     if (!s.ok()) {
       tr.error_code = Code(absl::IsNotFound(s) ? ErrorCode::kUnknownTopicOrPartition
@@ -197,9 +208,8 @@ void Broker::HandleDescribeConfigs(RequestContext& ctx, protocol::Reader& r) {
       }
       continue;
     }
-    std::optional<TopicInfo> topic = res.resource_type == kTopicResource
-                                          ? partitions_->Topic(res.resource_name)
-                                          : std::nullopt;
+    std::optional<TopicInfo> topic =
+        res.resource_type == kTopicResource ? partitions_->Topic(res.resource_name) : std::nullopt;
     if (!topic.has_value()) {
       rr.error_code = Code(res.resource_type == kTopicResource ? ErrorCode::kUnknownTopicOrPartition
                                                                : ErrorCode::kInvalidRequest);
@@ -213,7 +223,7 @@ void Broker::HandleDescribeConfigs(RequestContext& ctx, protocol::Reader& r) {
       c.name = name;
       c.value = effective.ok() ? effective->Get(name).value_or("") : "";
       bool overridden = topic->configs.count(name) > 0;
-      c.config_source = overridden ? kSourceTopic
+      c.config_source = overridden                       ? kSourceTopic
                         : config_.IsBrokerOverride(name) ? kSourceStaticBroker
                                                          : kSourceDefault;
       c.is_default = !overridden && !config_.IsBrokerOverride(name);
@@ -248,8 +258,10 @@ absl::Status ApplyOp(std::map<std::string, std::string>& configs, const std::str
         if (op == 2 && it == items.end()) items.push_back(v);
         if (op == 3 && it != items.end()) items.erase(it);
       }
-      if (items.empty()) configs.erase(name);
-      else configs[name] = absl::StrJoin(items, ",");
+      if (items.empty())
+        configs.erase(name);
+      else
+        configs[name] = absl::StrJoin(items, ",");
       return absl::OkStatus();
     }
     default:
@@ -275,8 +287,8 @@ void AlterTopicConfigs(Broker& b, PartitionManager& pm, const RequestContext& ct
       rr.error_message = "only existing topics can be altered";
       continue;
     }
-    std::map<std::string, std::string> configs = incremental ? topic->configs
-                                                             : std::map<std::string, std::string>();
+    std::map<std::string, std::string> configs =
+        incremental ? topic->configs : std::map<std::string, std::string>();
     absl::Status s;
     for (const auto& c : res.configs) {
       int8_t op = 0;
@@ -305,7 +317,7 @@ void Broker::HandleIncrementalAlterConfigs(RequestContext& ctx, protocol::Reader
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   AlterTopicConfigs<protocol::IncrementalAlterConfigsRequest,
                     protocol::IncrementalAlterConfigsResponse>(*this, *partitions_, ctx, req,
-                                                                /*incremental=*/true);
+                                                               /*incremental=*/true);
 }
 
 }  // namespace strata::server

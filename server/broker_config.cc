@@ -60,9 +60,12 @@ absl::Status Int(absl::string_view name, absl::string_view v, T min, T max, T* o
 }
 
 absl::Status Bool(absl::string_view name, absl::string_view v, bool* out) {
-  if (v == "true") *out = true;
-  else if (v == "false") *out = false;
-  else return Bad(name, v, "expected true or false");
+  if (v == "true")
+    *out = true;
+  else if (v == "false")
+    *out = false;
+  else
+    return Bad(name, v, "expected true or false");
   return absl::OkStatus();
 }
 
@@ -70,7 +73,7 @@ absl::Status Bool(absl::string_view name, absl::string_view v, bool* out) {
 
 std::string HostPort::ToString() const {
   return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]:", port)
-                                              : absl::StrCat(host, ":", port);
+                                             : absl::StrCat(host, ":", port);
 }
 
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
@@ -111,7 +114,8 @@ absl::StatusOr<BrokerConfig> BrokerConfig::Load(const std::string& path) {
     }
     absl::Status s = config.Set(absl::StripAsciiWhitespace(line.substr(0, eq)),
                                 absl::StripAsciiWhitespace(line.substr(eq + 1)));
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", s.message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", s.message()));
   }
   return config;
 }
@@ -180,7 +184,45 @@ absl::Status BrokerConfig::Set(absl::string_view name, absl::string_view value) 
   if (name == "strata.shutdown.grace.ms") {
     return Int<int64_t>(name, value, 0, INT64_MAX, &shutdown_grace_ms);
   }
-  unknown_.push_back(std::string(name));
+  bool known = false;
+  RETURN_IF_ERROR(SetGroupProperty(name, value, &known));
+  if (!known) unknown_.push_back(std::string(name));
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConfig::SetGroupProperty(absl::string_view name, absl::string_view value,
+                                            bool* known) {
+  *known = true;
+  GroupConfig& g = group;
+  if (name == "group.min.session.timeout.ms") {
+    return Int(name, value, 1, INT32_MAX, &g.min_session_timeout_ms);
+  }
+  if (name == "group.max.session.timeout.ms") {
+    return Int(name, value, 1, INT32_MAX, &g.max_session_timeout_ms);
+  }
+  if (name == "group.initial.rebalance.delay.ms") {
+    return Int(name, value, 0, INT32_MAX, &g.initial_rebalance_delay_ms);
+  }
+  if (name == "group.max.size") return Int(name, value, 1, INT32_MAX, &g.max_size);
+  if (name == "offsets.retention.minutes") {
+    int64_t minutes = 0;
+    RETURN_IF_ERROR(Int<int64_t>(name, value, 1, INT32_MAX, &minutes));
+    g.offsets_retention_ms = minutes * 60000;
+    return absl::OkStatus();
+  }
+  if (name == "offsets.retention.check.interval.ms") {
+    return Int<int64_t>(name, value, 1, INT64_MAX, &g.offsets_retention_check_interval_ms);
+  }
+  if (name == "offset.metadata.max.bytes") {
+    return Int(name, value, 0, INT32_MAX, &g.offset_metadata_max_bytes);
+  }
+  if (name == "offsets.topic.num.partitions") {
+    return Int(name, value, 1, 100000, &g.num_partitions);
+  }
+  if (name == "offsets.topic.segment.bytes") {
+    return Int<int64_t>(name, value, 1 << 20, INT32_MAX, &g.segment_bytes);
+  }
+  *known = false;
   return absl::OkStatus();
 }
 

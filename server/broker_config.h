@@ -29,6 +29,19 @@ struct HostPort {
 // "host:port", "PLAINTEXT://host:port" (first entry of a comma list), "[::1]:9092".
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
 
+// The group coordinator's settings (Kafka's group.* and offsets.* broker properties).
+struct GroupConfig {
+  int32_t min_session_timeout_ms = 6000;                  // group.min.session.timeout.ms
+  int32_t max_session_timeout_ms = 1800000;               // group.max.session.timeout.ms
+  int32_t initial_rebalance_delay_ms = 3000;              // group.initial.rebalance.delay.ms
+  int32_t max_size = INT32_MAX;                           // group.max.size
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;  // offsets.retention.minutes
+  int64_t offsets_retention_check_interval_ms = 600000;   // offsets.retention.check.interval.ms
+  int32_t offset_metadata_max_bytes = 4096;               // offset.metadata.max.bytes
+  int32_t num_partitions = 50;                            // offsets.topic.num.partitions
+  int64_t segment_bytes = 100 << 20;                      // offsets.topic.segment.bytes
+};
+
 class BrokerConfig {
  public:
   // Defaults only.
@@ -39,25 +52,26 @@ class BrokerConfig {
   // Applies one property; InvalidArgument when the value is bad.
   absl::Status Set(absl::string_view name, absl::string_view value);
 
-  int32_t broker_id = 0;                        // broker.id
-  HostPort listen{"127.0.0.1", 9092};           // listeners
-  HostPort advertised{"", 0};                   // advertised.listeners (default: listen)
-  std::string data_dir = "./data";              // log.dirs / log.dir
-  int32_t num_partitions = 1;                   // num.partitions
-  bool auto_create_topics = true;               // auto.create.topics.enable
-  int16_t default_replication_factor = 1;       // default.replication.factor
-  int64_t socket_request_max_bytes = 104857600; // socket.request.max.bytes
-  int64_t connections_max_idle_ms = 600000;     // connections.max.idle.ms
-  int32_t network_threads = 0;                  // num.network.threads (0 = one per core)
-  int32_t max_inflight_per_connection = 128;    // strata.connection.max.inflight.requests
+  int32_t broker_id = 0;                            // broker.id
+  HostPort listen{"127.0.0.1", 9092};               // listeners
+  HostPort advertised{"", 0};                       // advertised.listeners (default: listen)
+  std::string data_dir = "./data";                  // log.dirs / log.dir
+  int32_t num_partitions = 1;                       // num.partitions
+  bool auto_create_topics = true;                   // auto.create.topics.enable
+  int16_t default_replication_factor = 1;           // default.replication.factor
+  int64_t socket_request_max_bytes = 104857600;     // socket.request.max.bytes
+  int64_t connections_max_idle_ms = 600000;         // connections.max.idle.ms
+  int32_t network_threads = 0;                      // num.network.threads (0 = one per core)
+  int32_t max_inflight_per_connection = 128;        // strata.connection.max.inflight.requests
   int64_t max_buffered_per_connection = 256 << 20;  // strata.connection.max.buffered.bytes
-  bool fetch_copy_mode = false;                 // strata.fetch.send.mode=copy|sendfile
+  bool fetch_copy_mode = false;                     // strata.fetch.send.mode=copy|sendfile
   // 1 MiB: fewer EAGAIN/poll round trips on a non-blocking socket (perf/broker_bench.cc).
-  int64_t sendfile_chunk_bytes = 1024 * 1024;   // strata.fetch.sendfile.chunk.bytes
+  int64_t sendfile_chunk_bytes = 1024 * 1024;    // strata.fetch.sendfile.chunk.bytes
   int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
   int64_t flush_scheduler_interval_ms = 1000;    // log.flush.scheduler.interval.ms
   int64_t checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms
   int64_t shutdown_grace_ms = 30000;             // strata.shutdown.grace.ms
+  GroupConfig group;                             // group.*, offsets.*
 
   const HostPort& advertised_or_listen() const {
     return advertised.port != 0 ? advertised : listen;
@@ -73,6 +87,8 @@ class BrokerConfig {
   const std::vector<std::string>& unknown_properties() const { return unknown_; }
 
  private:
+  absl::Status SetGroupProperty(absl::string_view name, absl::string_view value, bool* known);
+
   std::map<std::string, std::string> log_defaults_;  // topic config name -> value
   std::vector<std::string> unknown_;
 };

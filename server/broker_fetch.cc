@@ -124,7 +124,8 @@ FetchResult DelayedFetch::Evaluate(Broker* broker, const protocol::FetchRequest&
         continue;
       }
       Log& log = partition->log();
-      uint64_t max = static_cast<uint64_t>(std::max<int64_t>(0, std::min<int64_t>(p.partition_max_bytes, budget)));
+      uint64_t max = static_cast<uint64_t>(
+          std::max<int64_t>(0, std::min<int64_t>(p.partition_max_bytes, budget)));
       // KIP-74: the first partition with data returns at least one whole batch.
       bool first = out.bytes == 0;
       auto read = log.Read(Offset(p.fetch_offset), max, log.high_watermark(), first);
@@ -162,8 +163,7 @@ void Broker::HandleFetch(RequestContext& ctx, protocol::Reader& r) {
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   FetchResult result = DelayedFetch::Evaluate(this, req, ctx.version());
   if (req.max_wait_ms <= 0 || result.has_error ||
-      result.bytes >= static_cast<uint64_t>(std::max(req.min_bytes, 1)) ||
-      shutting_down_.load()) {
+      result.bytes >= static_cast<uint64_t>(std::max(req.min_bytes, 1)) || shutting_down_.load()) {
     return DelayedFetch::Send(this, ctx, std::move(result));
   }
   auto delayed = std::make_shared<DelayedFetch>(this, ctx, std::move(req));
@@ -251,8 +251,8 @@ void Broker::HandleOffsetForLeaderEpoch(RequestContext& ctx, protocol::Reader& r
         continue;
       }
       Log& log = partition->log();
-      auto [epoch, end] = log.leader_epochs().EndOffsetFor(LeaderEpoch(p.leader_epoch),
-                                                          log.log_end_offset());
+      auto [epoch, end] =
+          log.leader_epochs().EndOffsetFor(LeaderEpoch(p.leader_epoch), log.log_end_offset());
       pr.leader_epoch = epoch.value();
       pr.end_offset = end.value();
     }

@@ -27,7 +27,8 @@ struct PartitionResult {
 PartitionResult ValidateBatch(const protocol::Records& records, int16_t version,
                               const LogConfig& config, int64_t now_ms) {
   auto fail = [](ErrorCode e, std::string m) { return PartitionResult{e, std::move(m), {}}; };
-  if (records.is_null || records.bytes.empty()) return fail(ErrorCode::kInvalidRecord, "no records");
+  if (records.is_null || records.bytes.empty())
+    return fail(ErrorCode::kInvalidRecord, "no records");
   if (records.bytes.size() > 16 && records.bytes[16] != batch_format::kMagic) {
     return fail(ErrorCode::kUnsupportedForMessageFormat,
                 absl::StrCat("magic ", static_cast<int>(records.bytes[16]),
@@ -36,8 +37,9 @@ PartitionResult ValidateBatch(const protocol::Records& records, int16_t version,
   }
   auto view = RecordBatchView::Parse(records.bytes);
   if (!view.ok()) {
-    return fail(IsCorruption(view.status()) ? ErrorCode::kCorruptMessage : ErrorCode::kInvalidRecord,
-                std::string(view.status().message()));
+    return fail(
+        IsCorruption(view.status()) ? ErrorCode::kCorruptMessage : ErrorCode::kInvalidRecord,
+        std::string(view.status().message()));
   }
   if (view->size_bytes() != records.bytes.size()) {
     return fail(ErrorCode::kInvalidRecord, "a produce request must carry exactly one batch");
@@ -50,9 +52,10 @@ PartitionResult ValidateBatch(const protocol::Records& records, int16_t version,
   if (view->compression() == Compression::kZstd && version < 7) {
     return fail(ErrorCode::kUnsupportedCompressionType, "zstd needs Produce v7");
   }
-  if (view->is_control()) return fail(ErrorCode::kInvalidRecord, "clients may not send control batches");
-  if (absl::Status s = view->ValidateRecords(/*strict=*/true,
-                                             4 * static_cast<size_t>(config.max_message_bytes) + (1 << 20));
+  if (view->is_control())
+    return fail(ErrorCode::kInvalidRecord, "clients may not send control batches");
+  if (absl::Status s = view->ValidateRecords(
+          /*strict=*/true, 4 * static_cast<size_t>(config.max_message_bytes) + (1 << 20));
       !s.ok()) {
     return fail(ErrorCode::kInvalidRecord, std::string(s.message()));
   }
@@ -67,9 +70,12 @@ PartitionResult ValidateBatch(const protocol::Records& records, int16_t version,
 ErrorCode AppendErrorCode(const absl::Status& s) {
   if (auto kind = GetAppendError(s)) {
     switch (*kind) {
-      case AppendError::kOutOfOrderSequence: return ErrorCode::kOutOfOrderSequenceNumber;
-      case AppendError::kInvalidProducerEpoch: return ErrorCode::kInvalidProducerEpoch;
-      case AppendError::kTransactionsUnsupported: return ErrorCode::kInvalidTxnState;
+      case AppendError::kOutOfOrderSequence:
+        return ErrorCode::kOutOfOrderSequenceNumber;
+      case AppendError::kInvalidProducerEpoch:
+        return ErrorCode::kInvalidProducerEpoch;
+      case AppendError::kTransactionsUnsupported:
+        return ErrorCode::kInvalidTxnState;
     }
   }
   if (IsNoSpace(s) || absl::IsFailedPrecondition(s) || absl::IsInternal(s)) {
@@ -98,11 +104,19 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
       pr.log_append_time_ms = -1;
       pr.log_start_offset = -1;
       PartitionResult result;
-      std::shared_ptr<Partition> partition = exists ? partitions_->Get(topic.name, part.index) : nullptr;
+      std::shared_ptr<Partition> partition =
+          exists ? partitions_->Get(topic.name, part.index) : nullptr;
       if (ctx.version() < 3) {
-        result = {ErrorCode::kUnsupportedForMessageFormat, "Produce v0-2 (message format v0/v1) is not supported", {}};
+        result = {ErrorCode::kUnsupportedForMessageFormat,
+                  "Produce v0-2 (message format v0/v1) is not supported",
+                  {}};
       } else if (req.transactional_id.has_value()) {
-        result = {ErrorCode::kTransactionalIdAuthorizationFailed, "transactions are not supported", {}};
+        result = {
+            ErrorCode::kTransactionalIdAuthorizationFailed, "transactions are not supported", {}};
+      } else if (IsInternalTopic(topic.name)) {
+        result = {ErrorCode::kInvalidTopicException,
+                  topic.name + " is an internal topic; only the broker writes to it",
+                  {}};
       } else if (partition == nullptr) {
         result = {ErrorCode::kUnknownTopicOrPartition, "", {}};
       } else {
@@ -120,8 +134,8 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
             result.info = *info;
             if (!info->duplicate) partition->NotifyAppend();
             if (info->flush_due) {
-              to_flush.push_back({std::shared_ptr<Log>(partition, &partition->log()),
-                                  info->last_offset + 1});
+              to_flush.push_back(
+                  {std::shared_ptr<Log>(partition, &partition->log()), info->last_offset + 1});
             }
           }
         }
@@ -147,19 +161,20 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
   }
   if (to_flush.empty()) return Reply(ctx, resp);
   // The flush policy wants these offsets durable before the producer hears about them.
-  flusher_->Submit(std::move(to_flush), [this, ctx, resp = std::move(resp)](absl::Status s) mutable {
-    if (!s.ok()) {
-      for (auto& t : resp.responses) {
-        for (auto& p : t.partition_responses) {
-          if (p.error_code == Code(ErrorCode::kNone)) {
-            p.error_code = Code(ErrorCode::kKafkaStorageError);
-            p.error_message = std::string(s.message());
-          }
-        }
-      }
-    }
-    Reply(ctx, resp);
-  });
+  flusher_->Submit(std::move(to_flush),
+                   [this, ctx, resp = std::move(resp)](absl::Status s) mutable {
+                     if (!s.ok()) {
+                       for (auto& t : resp.responses) {
+                         for (auto& p : t.partition_responses) {
+                           if (p.error_code == Code(ErrorCode::kNone)) {
+                             p.error_code = Code(ErrorCode::kKafkaStorageError);
+                             p.error_message = std::string(s.message());
+                           }
+                         }
+                       }
+                     }
+                     Reply(ctx, resp);
+                   });
 }
 
 void Broker::HandleInitProducerId(RequestContext& ctx, protocol::Reader& r) {

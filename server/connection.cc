@@ -203,7 +203,8 @@ void Connection::OnSend(int res, uint32_t) {
 void Connection::ContinueSend() {
   Response& r = pending_.front().response;
   while (true) {
-    size_t mem_end = splice_idx_ < r.splices.size() ? r.splices[splice_idx_].offset : r.bytes.size();
+    size_t mem_end =
+        splice_idx_ < r.splices.size() ? r.splices[splice_idx_].offset : r.bytes.size();
     if (mem_pos_ < mem_end) {
       send_op_.active = true;
       reactor_->SubmitSend(fd_, r.bytes.data() + mem_pos_, mem_end - mem_pos_, &send_op_);

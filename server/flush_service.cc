@@ -30,9 +30,8 @@ void FlushService::Loop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](FlushService* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->jobs_.empty();
-          },
+          +[](FlushService* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stopping_ || !s->jobs_.empty(); },
           this));
       if (jobs_.empty() && stopping_) return;
       jobs.swap(jobs_);
@@ -43,8 +42,10 @@ void FlushService::Loop() {
       for (const Item& item : job.items) {
         auto it = std::find_if(targets.begin(), targets.end(),
                                [&](const auto& t) { return t.first == item.log.get(); });
-        if (it == targets.end()) targets.push_back({item.log.get(), item.up_to});
-        else it->second = std::max(it->second, item.up_to);
+        if (it == targets.end())
+          targets.push_back({item.log.get(), item.up_to});
+        else
+          it->second = std::max(it->second, item.up_to);
       }
     }
     std::vector<std::pair<Log*, absl::Status>> results;

@@ -7,10 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -57,7 +56,8 @@ absl::StatusOr<int> Listen(const std::string& host, int port, int* bound_port) {
   std::string port_text = std::to_string(port);
   if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints, &res);
       rc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
   }
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -72,9 +72,8 @@ absl::StatusOr<int> Listen(const std::string& host, int port, int* bound_port) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  *bound_port = ntohs(addr.ss_family == AF_INET6
-                          ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                          : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  *bound_port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                                 : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   return fd;
 }
 
@@ -96,8 +95,9 @@ absl::Status NetworkServer::Start() {
   // sendfile(2) has no MSG_NOSIGNAL: a peer that vanished mid-response would kill the process.
   signal(SIGPIPE, SIG_IGN);
   ASSIGN_OR_RETURN(listen_fd_, Listen(options_.host, options_.port, &port_));
-  int n = options_.reactors > 0 ? options_.reactors
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int n = options_.reactors > 0
+              ? options_.reactors
+              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
     auto pr = std::make_unique<PerReactor>(i, this);
     RETURN_IF_ERROR(pr->reactor.Init());
@@ -136,8 +136,8 @@ void NetworkServer::OnAccept(PerReactor& pr, int res, uint32_t flags) {
   int one = 1;
   setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ConnectionInfo info{next_conn_id_.fetch_add(1), PeerName(res)};
-  auto conn = std::make_shared<Connection>(res, &pr.reactor, handler_, options_.limits, info,
-                                           &pr.conns);
+  auto conn =
+      std::make_shared<Connection>(res, &pr.reactor, handler_, options_.limits, info, &pr.conns);
   pr.conns.Add(conn);
   pr.open.store(pr.conns.size());
   conn->Start();
@@ -189,9 +189,7 @@ void NetworkServer::Shutdown(int64_t grace_ms) {
   WaitForConnections(grace_ms);
   for (auto& pr : reactors_) {
     PerReactor* p = pr.get();
-    p->reactor.Post([p] {
-      p->conns.ForEach([](Connection& c) { c.Close("shutdown"); });
-    });
+    p->reactor.Post([p] { p->conns.ForEach([](Connection& c) { c.Close("shutdown"); }); });
   }
   WaitForConnections(1000);  // let cancelled operations complete
   for (auto& pr : reactors_) pr->reactor.Stop();

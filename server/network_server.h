@@ -22,7 +22,7 @@ namespace strata::server {
 
 struct NetworkOptions {
   std::string host = "127.0.0.1";
-  int port = 9092;  // 0 = any free port
+  int port = 9092;   // 0 = any free port
   int reactors = 0;  // 0 = one per core
   ConnectionLimits limits;
 };

@@ -28,17 +28,16 @@ void Partition::NotifyAppend() {
 }
 
 absl::StatusOr<std::unique_ptr<PartitionManager>> PartitionManager::Open(FileSystem* fs,
-                                                                        const BrokerConfig& config,
-                                                                        Clock* clock) {
-  std::unique_ptr<PartitionManager> pm(new PartitionManager(fs, config, clock));
+                                                                         const BrokerConfig& config,
+                                                                         Clock* clock) {
+  std::unique_ptr<PartitionManager> pm(new PartitionManager(config));
   ASSIGN_OR_RETURN(pm->topics_, TopicStore::Open(fs, config.data_dir));
   PartitionManager* raw = pm.get();
   LogManager::Options options{.data_dir = config.data_dir,
                               .flush_check_interval_ms = config.flush_scheduler_interval_ms,
                               .retention_check_interval_ms = config.retention_check_interval_ms,
                               .checkpoint_interval_ms = config.checkpoint_interval_ms};
-  ASSIGN_OR_RETURN(pm->logs_,
-                   LogManager::Open(fs, options, clock, [raw](const TopicPartition& tp) {
+  ASSIGN_OR_RETURN(pm->logs_, LogManager::Open(fs, options, clock, [raw](const TopicPartition& tp) {
                      auto c = raw->EffectiveConfig(tp.topic);
                      return c.ok() ? *c : LogConfig();
                    }));
@@ -101,8 +100,8 @@ absl::StatusOr<LogConfig> PartitionManager::EffectiveConfig(absl::string_view to
 }
 
 absl::StatusOr<TopicInfo> PartitionManager::CreateTopic(
-    const std::string& name, int32_t partitions,
-    const std::map<std::string, std::string>& configs, bool validate_only) {
+    const std::string& name, int32_t partitions, const std::map<std::string, std::string>& configs,
+    bool validate_only) {
   RETURN_IF_ERROR(ValidateTopicName(name));
   if (partitions < 1 || partitions > 100000) {
     return absl::OutOfRangeError(absl::StrCat("invalid partition count ", partitions));

@@ -33,7 +33,8 @@ class AppendWaiter {
 
 class Partition {
  public:
-  Partition(TopicPartition tp, std::shared_ptr<Log> log) : tp_(std::move(tp)), log_(std::move(log)) {}
+  Partition(TopicPartition tp, std::shared_ptr<Log> log)
+      : tp_(std::move(tp)), log_(std::move(log)) {}
   const TopicPartition& tp() const { return tp_; }
   Log& log() const { return *log_; }
   // The leader epoch this broker writes into batches (single broker: always 0).
@@ -84,15 +85,12 @@ class PartitionManager {
   absl::Status Shutdown() { return logs_->Shutdown(); }
 
  private:
-  PartitionManager(FileSystem* fs, BrokerConfig config, Clock* clock)
-      : fs_(fs), config_(std::move(config)), clock_(clock) {}
+  explicit PartitionManager(BrokerConfig config) : config_(std::move(config)) {}
   absl::Status Reconcile();
   absl::Status AddPartitionsLocked(const TopicInfo& topic, int32_t from)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  FileSystem* fs_;
   BrokerConfig config_;
-  Clock* clock_;
   std::unique_ptr<TopicStore> topics_;
   std::unique_ptr<LogManager> logs_;
   mutable absl::Mutex mu_;

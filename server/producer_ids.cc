@@ -9,7 +9,7 @@
 namespace strata::server {
 
 absl::StatusOr<std::unique_ptr<ProducerIds>> ProducerIds::Open(FileSystem* fs,
-                                                              const std::string& data_dir) {
+                                                               const std::string& data_dir) {
   std::string dir = JoinPath(data_dir, TopicStore::kDir);
   RETURN_IF_ERROR(fs->CreateDirs(dir));
   std::unique_ptr<ProducerIds> ids(new ProducerIds(fs, JoinPath(dir, "producer-id-block")));

@@ -124,8 +124,8 @@ void Reactor::Run() {
     RunTimers();
     int64_t wait_ms = 1000;
     if (!timers_.empty()) {
-      wait_ms = std::clamp<int64_t>(timers_.begin()->first - Clock::System()->MonotonicMs(), 0,
-                                    1000);
+      wait_ms =
+          std::clamp<int64_t>(timers_.begin()->first - Clock::System()->MonotonicMs(), 0, 1000);
     }
     __kernel_timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
     io_uring_cqe* cqe = nullptr;

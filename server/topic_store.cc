@@ -43,8 +43,8 @@ TopicId TopicStore::NewId() {
 namespace {
 
 std::string Encode(const TopicInfo& t) {
-  std::string out = absl::StrCat("version=1\nid=", TopicIdHex(t.id), "\npartitions=",
-                                 t.partitions, "\n");
+  std::string out =
+      absl::StrCat("version=1\nid=", TopicIdHex(t.id), "\npartitions=", t.partitions, "\n");
   for (const auto& [k, v] : t.configs) absl::StrAppend(&out, "config.", k, "=", v, "\n");
   return out;
 }

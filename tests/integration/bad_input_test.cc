@@ -41,7 +41,8 @@ class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(broker_.ok()) << broker_.log();
-    ASSERT_EQ(testing::CreateTopic(broker_.bootstrap(), "t", 1, {{"max.message.bytes", "100000"}}), "");
+    ASSERT_EQ(testing::CreateTopic(broker_.bootstrap(), "t", 1, {{"max.message.bytes", "100000"}}),
+              "");
   }
   void TearDown() override {
     // Whatever the test did, the broker still serves a normal client.
@@ -91,8 +92,8 @@ TEST_F(BadInputTest, UnknownApiAndUnsupportedVersionClose) {
   EXPECT_TRUE(unknown.ClosedByPeer());
   RawClient old(broker_.port());
   protocol::RequestHeader v99{3, 99, 1, std::string("x")};
-  std::string body = protocol::EncodeRequestFrame(protocol::RequestHeader{3, 1, 1, std::string("x")},
-                                                  protocol::MetadataRequest{});
+  std::string body = protocol::EncodeRequestFrame(
+      protocol::RequestHeader{3, 1, 1, std::string("x")}, protocol::MetadataRequest{});
   StoreBE16(reinterpret_cast<uint8_t*>(body.data()) + 6, 99);  // patch the version to 99
   old.SendRaw(body);
   EXPECT_TRUE(old.ClosedByPeer());
@@ -100,8 +101,8 @@ TEST_F(BadInputTest, UnknownApiAndUnsupportedVersionClose) {
 
 TEST_F(BadInputTest, UnsupportedApiVersionsVersionGetsError35) {
   RawClient c(broker_.port());
-  std::string frame = protocol::EncodeRequestFrame(protocol::RequestHeader{18, 3, 77, std::string("x")},
-                                                   protocol::ApiVersionsRequest{});
+  std::string frame = protocol::EncodeRequestFrame(
+      protocol::RequestHeader{18, 3, 77, std::string("x")}, protocol::ApiVersionsRequest{});
   StoreBE16(reinterpret_cast<uint8_t*>(frame.data()) + 6, 42);  // ApiVersions v42
   c.SendRaw(frame);
   auto body = c.ReadFrame();
@@ -123,22 +124,27 @@ TEST_F(BadInputTest, BadBatchesGetPerPartitionErrors) {
   std::string good = *b.Build();
   std::string bad_crc = good;
   bad_crc[good.size() - 2] ^= 0x01;
-  auto r1 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", bad_crc), 7);
+  auto r1 =
+      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", bad_crc), 7);
   ASSERT_TRUE(r1.ok()) << r1.status();
   EXPECT_EQ(r1->responses[0].partition_responses[0].error_code, Code(ErrorCode::kCorruptMessage));
   std::string magic1 = good;
   magic1[16] = 1;
   auto r2 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", magic1), 7);
-  EXPECT_EQ(r2->responses[0].partition_responses[0].error_code, Code(ErrorCode::kUnsupportedForMessageFormat));
+  EXPECT_EQ(r2->responses[0].partition_responses[0].error_code,
+            Code(ErrorCode::kUnsupportedForMessageFormat));
   RecordBatchBuilder big;
   big.Add("k", std::string(200000, 'x'), 1);
-  auto r3 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", *big.Build()), 7);
+  auto r3 =
+      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", *big.Build()), 7);
   EXPECT_EQ(r3->responses[0].partition_responses[0].error_code, Code(ErrorCode::kMessageTooLarge));
-  auto r4 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good + good), 7);
+  auto r4 =
+      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good + good), 7);
   EXPECT_EQ(r4->responses[0].partition_responses[0].error_code, Code(ErrorCode::kInvalidRecord))
       << "exactly one batch per partition";
   auto r5 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good), 2);
-  EXPECT_EQ(r5->responses[0].partition_responses[0].error_code, Code(ErrorCode::kUnsupportedForMessageFormat))
+  EXPECT_EQ(r5->responses[0].partition_responses[0].error_code,
+            Code(ErrorCode::kUnsupportedForMessageFormat))
       << "Produce v0-2 is advertised (for librdkafka) but refused";
   auto ok = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good), 7);
   EXPECT_EQ(ok->responses[0].partition_responses[0].error_code, 0);
@@ -163,7 +169,8 @@ TEST_F(BadInputTest, ResentIdempotentBatchGetsOriginalOffsets) {
   auto a = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", first), 7);
   auto b = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", second), 7);
   std::string resend = batch(0);
-  auto again = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", resend), 7);
+  auto again =
+      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", resend), 7);
   ASSERT_TRUE(a.ok() && b.ok() && again.ok());
   EXPECT_EQ(a->responses[0].partition_responses[0].base_offset, 0);
   EXPECT_EQ(b->responses[0].partition_responses[0].base_offset, 2);
@@ -171,7 +178,8 @@ TEST_F(BadInputTest, ResentIdempotentBatchGetsOriginalOffsets) {
   EXPECT_EQ(again->responses[0].partition_responses[0].base_offset, 0) << "the original offsets";
   std::string gap = batch(10);
   auto g = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", gap), 7);
-  EXPECT_EQ(g->responses[0].partition_responses[0].error_code, Code(ErrorCode::kOutOfOrderSequenceNumber));
+  EXPECT_EQ(g->responses[0].partition_responses[0].error_code,
+            Code(ErrorCode::kOutOfOrderSequenceNumber));
   auto msgs = testing::Consume(broker_.bootstrap(), "t", {0}, 0, 4);
   EXPECT_EQ(msgs.size(), 4u);
 }
@@ -191,12 +199,13 @@ TEST_F(BadInputTest, ClientsVanishingMidRequestAndMidResponse) {
     part.partition = 0;
     part.fetch_offset = 0;
     part.partition_max_bytes = 50 << 20;
-    c.SendRaw(protocol::EncodeRequestFrame(protocol::RequestHeader{1, 11, 1, std::string("x")}, req));
+    c.SendRaw(
+        protocol::EncodeRequestFrame(protocol::RequestHeader{1, 11, 1, std::string("x")}, req));
     c.Close();  // a 6 MB response is on its way
   }
   RawClient half(broker_.port());
-  std::string frame = protocol::EncodeRequestFrame(protocol::RequestHeader{3, 1, 1, std::string("x")},
-                                                   protocol::MetadataRequest{});
+  std::string frame = protocol::EncodeRequestFrame(
+      protocol::RequestHeader{3, 1, 1, std::string("x")}, protocol::MetadataRequest{});
   half.SendRaw(frame.substr(0, 9));
   half.Close();
 }

@@ -98,7 +98,8 @@ TEST_F(BrokerApiTest, LongPollWaitsForAnAppendOrTimesOut) {
     (void)other.Call<protocol::ProduceRequest, protocol::ProduceResponse>(Produce("poll", 0, b), 7);
   });
   start = Clock_::now();
-  auto woken = Call<protocol::FetchRequest, protocol::FetchResponse>(Fetch("poll", 1, 10000, 1), 11);
+  auto woken =
+      Call<protocol::FetchRequest, protocol::FetchResponse>(Fetch("poll", 1, 10000, 1), 11);
   waited = Clock_::now() - start;
   producer.join();
   EXPECT_LT(waited, std::chrono::milliseconds(5000)) << "the append woke the fetch";
@@ -111,7 +112,8 @@ TEST_F(BrokerApiTest, AcksZeroGetsNoResponse) {
   auto frame = protocol::EncodeRequestFrame(protocol::RequestHeader{0, 7, 100, std::string("x")},
                                             Produce("acks0", 0, b, /*acks=*/0));
   client_.SendRaw(frame);
-  auto md = Call<protocol::MetadataRequest, protocol::MetadataResponse>(protocol::MetadataRequest{}, 1);
+  auto md =
+      Call<protocol::MetadataRequest, protocol::MetadataResponse>(protocol::MetadataRequest{}, 1);
   EXPECT_EQ(md.brokers.size(), 1u) << "the next response is the metadata's";
   auto f = Call<protocol::FetchRequest, protocol::FetchResponse>(Fetch("acks0", 0, 0, 1), 11);
   EXPECT_EQ(f.responses[0].partitions[0].high_watermark, 1) << "the acks=0 batch was written";
@@ -187,14 +189,17 @@ TEST_F(BrokerApiTest, AdminApis) {
   res.resource_name = "admin";
   res.configs.push_back({"segment.bytes", 0, std::string("1048576")});
   res.configs.push_back({"retention.ms", 1, std::nullopt});
-  auto ar = Call<protocol::IncrementalAlterConfigsRequest, protocol::IncrementalAlterConfigsResponse>(alter, 1);
+  auto ar =
+      Call<protocol::IncrementalAlterConfigsRequest, protocol::IncrementalAlterConfigsResponse>(
+          alter, 1);
   EXPECT_EQ(ar.responses[0].error_code, 0);
 
   protocol::DescribeConfigsRequest describe;
   describe.resources.push_back({2, "admin", std::nullopt});
   auto dr = Call<protocol::DescribeConfigsRequest, protocol::DescribeConfigsResponse>(describe, 1);
   std::map<std::string, std::pair<std::string, int8_t>> configs;
-  for (const auto& c : dr.results[0].configs) configs[c.name] = {c.value.value_or(""), c.config_source};
+  for (const auto& c : dr.results[0].configs)
+    configs[c.name] = {c.value.value_or(""), c.config_source};
   EXPECT_EQ(configs["segment.bytes"], std::make_pair(std::string("1048576"), int8_t{1}));
   EXPECT_EQ(configs["retention.ms"].second, 5) << "deleted override: back to the default";
   EXPECT_EQ(configs["cleanup.policy"].first, "delete");
@@ -229,7 +234,8 @@ TEST_F(BrokerApiTest, MetadataAutoCreationAndEpochs) {
   auto& t = ofle.topics.emplace_back();
   t.topic = "no-auto";
   t.partitions.push_back({0, 0, 0});
-  auto e = Call<protocol::OffsetForLeaderEpochRequest, protocol::OffsetForLeaderEpochResponse>(ofle, 3);
+  auto e =
+      Call<protocol::OffsetForLeaderEpochRequest, protocol::OffsetForLeaderEpochResponse>(ofle, 3);
   EXPECT_EQ(e.topics[0].partitions[0].leader_epoch, 0);
   EXPECT_EQ(e.topics[0].partitions[0].end_offset, 3);
 }

@@ -9,6 +9,7 @@
 #include "common/file.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/rdkafka.h"
+#include "tests/testing/shell.h"
 
 #ifndef STRATA_SOURCE_DIR
 #error "STRATA_SOURCE_DIR must be defined"
@@ -21,14 +22,9 @@ namespace strata {
 namespace {
 
 std::string Shell(const std::string& cmd, int* code) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  testing::ShellResult r = testing::Shell(cmd + " 2>&1");
+  *code = r.exit_code;
+  return r.out;
 }
 
 TEST(KafkajsTest, AdminAndIdempotentProducer) {
@@ -36,8 +32,8 @@ TEST(KafkajsTest, AdminAndIdempotentProducer) {
   int code = 0;
   if (!FileSystem::Default()->Exists(node_dir + "/node_modules/kafkajs/package.json")) {
     std::string src = absl::StrCat(STRATA_SOURCE_DIR, "/tests/integration/node");
-    std::string out = Shell(absl::StrCat("mkdir -p ", node_dir, " && cp ", src, "/package.json ", src,
-                                         "/package-lock.json ", node_dir, " && cd ", node_dir,
+    std::string out = Shell(absl::StrCat("mkdir -p ", node_dir, " && cp ", src, "/package.json ",
+                                         src, "/package-lock.json ", node_dir, " && cd ", node_dir,
                                          " && npm ci --no-audit --no-fund"),
                             &code);
     ASSERT_EQ(code, 0) << "npm ci (kafkajs from the npm registry) failed:\n" << out;
@@ -45,11 +41,11 @@ TEST(KafkajsTest, AdminAndIdempotentProducer) {
   testing::BrokerProcess broker;
   ASSERT_TRUE(broker.ok()) << broker.log();
   // Run a copy beside node_modules: node resolves require() from the script's directory.
-  std::string out = Shell(absl::StrCat("cp ", STRATA_SOURCE_DIR, "/tests/integration/node/smoke.js ",
-                                       node_dir, " && cd ", node_dir,
-                                       " && KAFKAJS_NO_PARTITIONER_WARNING=1 node smoke.js ",
-                                       broker.bootstrap()),
-                          &code);
+  std::string out =
+      Shell(absl::StrCat("cp ", STRATA_SOURCE_DIR, "/tests/integration/node/smoke.js ", node_dir,
+                         " && cd ", node_dir, " && KAFKAJS_NO_PARTITIONER_WARNING=1 node smoke.js ",
+                         broker.bootstrap()),
+            &code);
   ASSERT_EQ(code, 0) << out << "\nbroker log:\n" << broker.log();
   EXPECT_NE(out.find("kafkajs ok"), std::string::npos) << out;
   for (int partition : {0, 1}) {

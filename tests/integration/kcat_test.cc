@@ -12,19 +12,15 @@
 #include "common/crc32c.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/rdkafka.h"
+#include "tests/testing/shell.h"
 
 namespace strata {
 namespace {
 
 std::string Shell(const std::string& cmd, int* exit_code) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  testing::ShellResult r = testing::Shell(cmd);
+  *exit_code = r.exit_code;
+  return r.out;
 }
 
 std::string Payload(int i) {
@@ -43,13 +39,13 @@ TEST(KcatTest, HundredThousandKeyedMessagesRoundTrip) {
     for (int i = 0; i < kCount; ++i) in << "key-" << i % 1000 << ":" << Payload(i) << "\n";
   }
   int code = 0;
-  std::string out = Shell(absl::StrCat("kcat -b ", broker.bootstrap(), " -t kcat -P -K : -z lz4 -l ",
-                                     dir.Sub("in.txt"), " 2>&1"),
-                        &code);
+  std::string out = Shell(absl::StrCat("kcat -b ", broker.bootstrap(),
+                                       " -t kcat -P -K : -z lz4 -l ", dir.Sub("in.txt"), " 2>&1"),
+                          &code);
   ASSERT_EQ(code, 0) << out;
   out = Shell(absl::StrCat("kcat -b ", broker.bootstrap(),
-                         " -t kcat -C -e -o beginning -q -f '%p %o %k %s\\n' 2>/dev/null"),
-            &code);
+                           " -t kcat -C -e -o beginning -q -f '%p %o %k %s\\n' 2>/dev/null"),
+              &code);
   ASSERT_EQ(code, 0);
   std::map<int, std::vector<std::pair<int64_t, int>>> by_partition;  // offset, message index
   std::map<std::string, int> key_partition;

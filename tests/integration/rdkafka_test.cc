@@ -1,4 +1,6 @@
 // librdkafka (Debian's librdkafka-dev) against a real `strata serve` process.
+#include "tests/testing/rdkafka.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -6,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/testing/broker_process.h"
-#include "tests/testing/rdkafka.h"
+#include "tests/testing/shell.h"
 
 namespace strata {
 namespace {
@@ -16,13 +18,7 @@ using testing::Consume;
 using testing::Producer;
 
 std::string RunStrata(const std::string& args) {
-  std::string out;
-  FILE* p = popen(absl::StrCat(STRATA_BINARY, " ", args, " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  return testing::Shell(absl::StrCat(STRATA_BINARY, " ", args, " 2>&1")).out;
 }
 
 class RdkafkaTest : public ::testing::Test {
@@ -38,11 +34,13 @@ class RdkafkaTest : public ::testing::Test {
 };
 
 TEST_F(RdkafkaTest, MetadataAndAdminTopicCreation) {
-  EXPECT_EQ(testing::CreateTopic(broker_.bootstrap(), "admin-made", 3, {{"retention.ms", "60000"}}), "");
+  EXPECT_EQ(testing::CreateTopic(broker_.bootstrap(), "admin-made", 3, {{"retention.ms", "60000"}}),
+            "");
   EXPECT_NE(testing::CreateTopic(broker_.bootstrap(), "admin-made", 3), "") << "exists";
   EXPECT_NE(testing::CreateTopic(broker_.bootstrap(), "bad/name", 1), "");
   std::string error;
-  rd_kafka_t* rk = testing::NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", broker_.bootstrap()}}, &error);
+  rd_kafka_t* rk =
+      testing::NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", broker_.bootstrap()}}, &error);
   ASSERT_NE(rk, nullptr) << error;
   const rd_kafka_metadata_t* md = nullptr;
   ASSERT_EQ(rd_kafka_metadata(rk, 1, nullptr, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -85,7 +83,8 @@ TEST_F(RdkafkaTest, EveryCodecRoundTrips) {
 
 TEST_F(RdkafkaTest, AssignSeekAndOffsetsForTimes) {
   Producer p(ProducerConf());
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(p.Send("times", nullptr, absl::StrCat("v", i), 0, 1'000'000 + 1000 * i), 0);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(p.Send("times", nullptr, absl::StrCat("v", i), 0, 1'000'000 + 1000 * i), 0);
   ASSERT_EQ(p.Flush(), 0);
   auto from42 = Consume(broker_.bootstrap(), "times", {0}, 42, 10);
   ASSERT_FALSE(from42.empty());
@@ -95,7 +94,8 @@ TEST_F(RdkafkaTest, AssignSeekAndOffsetsForTimes) {
   auto from_end = Consume(broker_.bootstrap(), "times", {0}, RD_KAFKA_OFFSET_END, 1, 1500);
   EXPECT_TRUE(from_end.empty());
   std::string error;
-  rd_kafka_t* rk = testing::NewClient(RD_KAFKA_CONSUMER, {{"bootstrap.servers", broker_.bootstrap()}, {"group.id", "t"}}, &error);
+  rd_kafka_t* rk = testing::NewClient(
+      RD_KAFKA_CONSUMER, {{"bootstrap.servers", broker_.bootstrap()}, {"group.id", "t"}}, &error);
   ASSERT_NE(rk, nullptr);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, "times", 0)->offset = 1'050'500;  // a timestamp
@@ -167,7 +167,8 @@ TEST_F(RdkafkaTest, IdempotentProducerSurvivesCutConnections) {
   auto extra = Consume(broker_.bootstrap(), "exactly-once", {0}, kCount, 1, 1500);
   EXPECT_TRUE(extra.empty()) << "nothing beyond the produced messages";
   std::set<std::string> seen;
-  for (const auto& m : msgs) EXPECT_TRUE(seen.insert(m.value).second) << "duplicate " << m.value.substr(0, 10);
+  for (const auto& m : msgs)
+    EXPECT_TRUE(seen.insert(m.value).second) << "duplicate " << m.value.substr(0, 10);
   EXPECT_EQ(msgs.size(), static_cast<size_t>(kCount)) << "every message exactly once";
   for (size_t i = 0; i < msgs.size(); ++i) {
     if (msgs[i].value.rfind(absl::StrCat("m", i, "."), 0) != 0) {

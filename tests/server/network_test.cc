@@ -1,16 +1,15 @@
 // The network layer on its own: a NetworkServer on a free loopback port with test handlers,
 // driven by plain sockets.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "common/bytes.h"
@@ -63,8 +62,7 @@ class NetworkTest : public ::testing::Test {
  protected:
   void StartServer(ConnectionLimits limits = {}) {
     server_ = std::make_unique<NetworkServer>(
-        NetworkOptions{.host = "127.0.0.1", .port = 0, .reactors = 2, .limits = limits},
-        &handler_);
+        NetworkOptions{.host = "127.0.0.1", .port = 0, .reactors = 2, .limits = limits}, &handler_);
     ASSERT_TRUE(server_->Start().ok());
   }
   void TearDown() override {
@@ -88,7 +86,8 @@ class NetworkTest : public ::testing::Test {
     body += "pad";  // frames are at least 8 bytes (a request header's fixed part)
     body += extra;
     std::string frame = TestHandler::Frame(body, 0);
-    ASSERT_EQ(send(fd, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+    ASSERT_EQ(send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(frame.size()));
   }
   // Reads one response frame; returns its body, or "<eof>".
   static std::string ReadFrame(int fd) {

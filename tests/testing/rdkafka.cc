@@ -12,8 +12,17 @@
 
 namespace strata::testing {
 
-rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& conf,
-                      std::string* error, void (*configure)(rd_kafka_conf_t*)) {
+Message ToMessage(const rd_kafka_message_t* m) {
+  Message msg;
+  msg.partition = m->partition;
+  msg.offset = m->offset;
+  msg.timestamp = rd_kafka_message_timestamp(m, nullptr);
+  if (m->key) msg.key.assign(static_cast<char*>(m->key), m->key_len);
+  if (m->payload) msg.value.assign(static_cast<char*>(m->payload), m->len);
+  return msg;
+}
+
+rd_kafka_conf_t* NewConf(const std::map<std::string, std::string>& conf, std::string* error) {
   char err[512];
   rd_kafka_conf_t* c = rd_kafka_conf_new();
   for (const auto& [k, v] : conf) {
@@ -23,7 +32,15 @@ rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::str
       return nullptr;
     }
   }
+  return c;
+}
+
+rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& conf,
+                      std::string* error, void (*configure)(rd_kafka_conf_t*)) {
+  rd_kafka_conf_t* c = NewConf(conf, error);
+  if (c == nullptr) return nullptr;
   if (configure != nullptr) configure(c);
+  char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, c, err, sizeof(err));
   if (rk == nullptr) *error = err;
   return rk;
@@ -31,19 +48,12 @@ rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::str
 
 Producer::Producer(const std::map<std::string, std::string>& conf,
                    void (*configure)(rd_kafka_conf_t*)) {
-  std::map<std::string, std::string> all = conf;
-  char err[512];
-  rd_kafka_conf_t* c = rd_kafka_conf_new();
-  for (const auto& [k, v] : all) {
-    if (rd_kafka_conf_set(c, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      error_ = err;
-      rd_kafka_conf_destroy(c);
-      return;
-    }
-  }
+  rd_kafka_conf_t* c = NewConf(conf, &error_);
+  if (c == nullptr) return;
   rd_kafka_conf_set_dr_msg_cb(c, &Producer::OnDelivery);
   rd_kafka_conf_set_opaque(c, this);
   if (configure != nullptr) configure(c);
+  char err[512];
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
   if (rk_ == nullptr) error_ = err;
 }
@@ -64,16 +74,15 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque
 }
 
 rd_kafka_resp_err_t Producer::Send(const std::string& topic, const std::string* key,
-                                   const std::string& value, int32_t partition,
-                                   int64_t timestamp) {
+                                   const std::string& value, int32_t partition, int64_t timestamp) {
   uintptr_t index = sent_++;
   while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(index)), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(index)), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
     rd_kafka_poll(rk_, 50);
   }
@@ -110,13 +119,7 @@ std::vector<Message> Consume(const std::string& bootstrap, const std::string& to
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (m == nullptr) continue;
     if (!m->err) {
-      Message msg;
-      msg.partition = m->partition;
-      msg.offset = m->offset;
-      msg.timestamp = rd_kafka_message_timestamp(m, nullptr);
-      if (m->key) msg.key.assign(static_cast<char*>(m->key), m->key_len);
-      if (m->payload) msg.value.assign(static_cast<char*>(m->payload), m->len);
-      out.push_back(std::move(msg));
+      out.push_back(ToMessage(m));
     }
     rd_kafka_message_destroy(m);
   }
@@ -235,7 +238,9 @@ int ConnectCb(int sockfd, const sockaddr* addr, int addrlen, const char*, void*)
 
 }  // namespace
 
-void ConnectionProxy::Install(rd_kafka_conf_t* conf) { rd_kafka_conf_set_connect_cb(conf, ConnectCb); }
+void ConnectionProxy::Install(rd_kafka_conf_t* conf) {
+  rd_kafka_conf_set_connect_cb(conf, ConnectCb);
+}
 
 void ConnectionProxy::Reset(uint64_t cut_after_bytes, int max_cuts) {
   std::lock_guard<std::mutex> lock(State().mu);

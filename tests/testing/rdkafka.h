@@ -24,6 +24,11 @@ struct Message {
   std::string value;
 };
 
+Message ToMessage(const rd_kafka_message_t* m);
+
+// A librdkafka configuration with every `conf` entry set; nullptr and *error when one is bad.
+rd_kafka_conf_t* NewConf(const std::map<std::string, std::string>& conf, std::string* error);
+
 // Creates a librdkafka handle of `type` with `conf`; returns nullptr and fills *error on failure.
 rd_kafka_t* NewClient(rd_kafka_type_t type, const std::map<std::string, std::string>& conf,
                       std::string* error, void (*configure)(rd_kafka_conf_t*) = nullptr);
@@ -37,8 +42,7 @@ class Producer {
   const std::string& error() const { return error_; }
   // Queues one message (partition -1 = partitioner); returns the librdkafka error code.
   rd_kafka_resp_err_t Send(const std::string& topic, const std::string* key,
-                           const std::string& value, int32_t partition = -1,
-                           int64_t timestamp = 0);
+                           const std::string& value, int32_t partition = -1, int64_t timestamp = 0);
   // Waits for every delivery report; returns the number of failed deliveries.
   int Flush(int timeout_ms = 30000);
   // Delivery reports so far: offset per message in send order (-1 if failed).

@@ -1,7 +1,6 @@
 // Runs the strata binary the way an operator would.
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <regex>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/testing/corrupt.h"
+#include "tests/testing/shell.h"
 #include "tests/testing/temp_dir.h"
 
 #ifndef STRATA_BINARY
@@ -24,22 +24,16 @@ struct Result {
 };
 
 Result Strata(const std::string& args) {
-  std::string cmd = absl::StrCat(STRATA_BINARY, " ", args, " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  testing::ShellResult r = testing::Shell(absl::StrCat(STRATA_BINARY, " ", args, " 2>&1"));
+  return {r.exit_code, r.out};
 }
 
 class ToolsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Result r = Strata(absl::StrCat("log generate ", dir_.path(),
-                                " --records 5000 --batch-records 50 --record-bytes 64"
-                                " --segment-bytes 64KiB --compression zstd --partitions 2"));
+                                   " --records 5000 --batch-records 50 --record-bytes 64"
+                                   " --segment-bytes 64KiB --compression zstd --partitions 2"));
     ASSERT_EQ(r.exit_code, 0) << r.out;
     ASSERT_NE(r.out.find("Wrote 5000 records"), std::string::npos) << r.out;
   }
@@ -78,7 +72,9 @@ TEST_F(ToolsTest, VerifyReportsTornTailAndMissingIndex) {
   }
   std::string path = JoinPath(Partition(), last);
   testing::ShrinkTo(path, testing::SizeOf(path) - 7);
-  ASSERT_TRUE(FileSystem::Default()->Remove(absl::StrCat(Partition(), "/00000000000000000000.timeindex")).ok());
+  ASSERT_TRUE(FileSystem::Default()
+                  ->Remove(absl::StrCat(Partition(), "/00000000000000000000.timeindex"))
+                  .ok());
   Result r = Strata(absl::StrCat("log verify ", Partition()));
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("torn or corrupt tail"), std::string::npos) << r.out;
@@ -86,7 +82,8 @@ TEST_F(ToolsTest, VerifyReportsTornTailAndMissingIndex) {
 }
 
 TEST_F(ToolsTest, DumpPrintsBatchesRecordsAndIndexes) {
-  Result r = Strata(absl::StrCat("log dump ", Partition(), "/00000000000000000000.log --print-data"));
+  Result r =
+      Strata(absl::StrCat("log dump ", Partition(), "/00000000000000000000.log --print-data"));
   EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 2000);
   EXPECT_NE(r.out.find("baseOffset: 0 lastOffset: 49 count: 50"), std::string::npos);
   EXPECT_NE(r.out.find("compresscodec: zstd"), std::string::npos);

@@ -1,5 +1,6 @@
 // kafkajs 2.2.4 against a Strata broker: admin topic creation, an idempotent producer with gzip,
-// and a consumer reading back by partition assignment (no groups). Usage: node smoke.js HOST:PORT
+// a consumer group reading everything back and committing, and the group's offsets through the
+// admin API. Usage: node smoke.js HOST:PORT
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs');
 
 async function main() {
@@ -23,9 +24,27 @@ async function main() {
   const offsets = await admin.fetchTopicOffsets('kjs');
   const total = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
   if (total !== count) throw new Error(`expected ${count} records, offsets say ${total}`);
-  await admin.disconnect();
 
-  // kafkajs consumers always join a group; the test reads the records back with librdkafka.
+  const consumer = kafka.consumer({ groupId: 'kjs-group', sessionTimeout: 10000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'kjs', fromBeginning: true });
+  const seen = new Set();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`group consumer saw ${seen.size}`)), 30000);
+    consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        seen.add(`${partition}:${message.offset}`);
+        if (seen.size === count) { clearTimeout(timer); resolve(); }
+      },
+    }).catch(reject);
+  });
+  await consumer.disconnect();  // commits what it consumed and leaves the group
+  const committed = await admin.fetchOffsets({ groupId: 'kjs-group', topics: ['kjs'] });
+  const sum = committed[0].partitions.reduce((n, p) => n + Number(p.offset), 0);
+  if (sum !== count) throw new Error(`committed offsets add up to ${sum}, not ${count}`);
+  const groups = await admin.describeGroups(['kjs-group']);
+  if (groups.groups[0].state !== 'Empty') throw new Error(`group state ${groups.groups[0].state}`);
+  await admin.disconnect();
   console.log('kafkajs ok');
 }
 

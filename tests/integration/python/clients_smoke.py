@@ -3,8 +3,9 @@
 
 Usage: clients_smoke.py HOST:PORT
 Creates topics with each client's admin API, produces keyed messages, consumes them back by
-partition assignment, and checks every message arrived once and in order. Exits non-zero on any
-mismatch, printing what went wrong.
+partition assignment and then in a consumer group (committing, and resuming from the commits),
+and checks every message arrived once and in order. Exits non-zero on any mismatch, printing what
+went wrong.
 """
 import sys
 import time
@@ -45,7 +46,41 @@ def confluent(bootstrap):
         check(len(msgs) == 2500, "confluent: partition %d has %d" % (part, len(msgs)))
         check([o for o, _ in msgs] == list(range(2500)), "confluent: contiguous offsets")
         check([v for _, v in msgs] == list(range(part, 5000, 2)), "confluent: order")
+    confluent_group(bootstrap)
     print("confluent-kafka-python", "ok")
+
+
+def confluent_group(bootstrap):
+    from confluent_kafka import Consumer, TopicPartition
+
+    conf = {"bootstrap.servers": bootstrap, "group.id": "py-group",
+            "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    c = Consumer(conf)
+    c.subscribe(["py-confluent"])
+    seen = set()
+    deadline = time.time() + 30
+    while len(seen) < 5000 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None or m.error():
+            continue
+        seen.add((m.partition(), m.offset()))
+        if len(seen) % 500 == 0:  # 5000 is a multiple: the last message is committed too
+            c.commit(asynchronous=False)
+    committed = c.committed([TopicPartition("py-confluent", 0), TopicPartition("py-confluent", 1)], 10)
+    c.close()
+    check(len(seen) == 5000, "confluent group: consumed %d" % len(seen))
+    check([tp.offset for tp in committed] == [2500, 2500], "confluent group: committed %s" % committed)
+
+    c = Consumer(conf)  # the same group resumes at the committed offsets: nothing left
+    c.subscribe(["py-confluent"])
+    extra = 0
+    deadline = time.time() + 6
+    while time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            extra += 1
+    c.close()
+    check(extra == 0, "confluent group: %d messages delivered twice" % extra)
 
 
 def kafka_python(bootstrap):
@@ -72,6 +107,20 @@ def kafka_python(bootstrap):
     values = [m.value for m in c]
     c.close()
     check(values == [b"x%d" % i for i in range(2000)], "kafka-python: %d values" % len(values))
+
+    # In a group, committing automatically on close.
+    c = KafkaConsumer("py-kafka", bootstrap_servers=bootstrap, group_id="kp-group",
+                      auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    grouped = [m.value for m in c]
+    c.close()
+    check(grouped == [b"x%d" % i for i in range(2000)], "kafka-python group: %d" % len(grouped))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    offsets = admin.list_consumer_group_offsets("kp-group")
+    check(offsets[TopicPartition("py-kafka", 0)].offset == 2000, "kafka-python: committed %s" % offsets)
+    check(("kp-group", "consumer") in admin.list_consumer_groups(), "kafka-python: group listed")
+    desc = admin.describe_consumer_groups(["kp-group"])[0]
+    check(desc.state == "Empty", "kafka-python: group state %s" % desc.state)
+    admin.close()
     print("kafka-python", "ok")
 
 

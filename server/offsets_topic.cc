@@ -1,0 +1,169 @@
+#include "server/offsets_topic.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/bytes.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "log/batch_builder.h"
+#include "log/record_batch.h"
+#include "server/group_records.h"
+
+namespace strata::server {
+
+bool IsInternalTopic(absl::string_view name) { return name == kOffsetsTopicName; }
+
+absl::StatusOr<std::unique_ptr<OffsetsTopic>> OffsetsTopic::Open(PartitionManager* partitions,
+                                                                 FlushService* flusher,
+                                                                 Clock* clock,
+                                                                 GroupConfig& config) {
+  std::optional<TopicInfo> info = partitions->Topic(kOffsetsTopicName);
+  if (!info.has_value()) {
+    std::map<std::string, std::string> configs{
+        {"cleanup.policy", "compact"},
+        {"segment.bytes", absl::StrCat(config.segment_bytes)},
+        {"compression.type", "producer"}};
+    ASSIGN_OR_RETURN(info, partitions->CreateTopic(kOffsetsTopicName, config.num_partitions,
+                                                   configs, /*validate_only=*/false));
+    LOG_EVENT(Info, "group.offsets_topic_created").Kv("partitions", info->partitions);
+  } else if (info->partitions != config.num_partitions) {
+    LOG_EVENT(Warn, "group.offsets_topic_partitions")
+        .Kv("configured", config.num_partitions)
+        .Kv("existing", info->partitions)
+        .Kv("message",
+            "offsets.topic.num.partitions differs from the existing topic; using the "
+            "existing count");
+  }
+  config.num_partitions = info->partitions;
+  return std::unique_ptr<OffsetsTopic>(
+      new OffsetsTopic(partitions, flusher, clock, info->partitions));
+}
+
+OffsetsTopic::~OffsetsTopic() { Stop(); }
+
+void OffsetsTopic::Append(const std::string& group, RecordList records,
+                          std::function<void(absl::Status)> done) {
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
+  int32_t index = CoordinatorPartition(group, partition_count_);
+  std::shared_ptr<Partition> partition = partitions_->Get(kOffsetsTopicName, index);
+  absl::StatusOr<std::string> batch =
+      absl::UnavailableError(absl::StrCat(kOffsetsTopicName, "-", index, " is missing"));
+  if (partition != nullptr && !records.empty()) {
+    RecordBatchBuilder builder;
+    int64_t now = clock_->NowMs();
+    for (const auto& [key, value] : records) {
+      builder.Add(key, value.has_value() ? std::optional<absl::string_view>(*value) : std::nullopt,
+                  now);
+    }
+    batch = builder.Build();
+  }
+  std::vector<FlushService::Item> flush;
+  {
+    absl::MutexLock lock(&order_mu_);
+    pending->ready = true;
+    if (records.empty()) {
+      // Nothing to write: acknowledged in turn.
+    } else if (!batch.ok()) {
+      pending->status = batch.status();
+    } else {
+      std::span<uint8_t> bytes(reinterpret_cast<uint8_t*>(batch->data()), batch->size());
+      auto info = partition->log().Append(bytes, {.leader_epoch = partition->leader_epoch()});
+      if (!info.ok()) {
+        pending->status = info.status();
+      } else if (info->flush_due) {
+        pending->ready = false;
+        flush.push_back(
+            {std::shared_ptr<Log>(partition, &partition->log()), info->last_offset + 1});
+      }
+    }
+    pending_.push_back(pending);
+  }
+  if (partition != nullptr && pending->status.ok() && !records.empty()) partition->NotifyAppend();
+  if (!pending->status.ok()) {
+    LOG_EVENT(Warn, "group.write_failed")
+        .Kv("group", group)
+        .Kv("error", pending->status.ToString());
+  }
+  if (!flush.empty()) {
+    flusher_->Submit(std::move(flush), [this, pending](absl::Status s) {
+      {
+        absl::MutexLock lock(&order_mu_);
+        pending->status = s;
+        pending->ready = true;
+      }
+      Drain();
+    });
+  }
+  Drain();
+}
+
+void OffsetsTopic::Drain() {
+  while (true) {
+    std::shared_ptr<Pending> head;
+    {
+      absl::MutexLock lock(&order_mu_);
+      if (draining_ || pending_.empty() || !pending_.front()->ready) return;
+      draining_ = true;
+      head = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    head->done(head->status);
+    absl::MutexLock lock(&order_mu_);
+    draining_ = false;
+  }
+}
+
+void OffsetsTopic::StartLoading(GroupCoordinator* coordinator) {
+  loader_ = std::thread([this, coordinator] {
+    int64_t started = clock_->MonotonicNanos();
+    int32_t loaded = 0;
+    for (int32_t p = 0; p < partition_count_ && !stop_.load(); ++p) {
+      absl::Status s = LoadPartition(coordinator, p);
+      if (s.ok()) {
+        coordinator->FinishLoading(p);
+        ++loaded;
+      } else if (!stop_.load()) {
+        LOG_EVENT(Error, "group.load_failed")
+            .Kv("partition", absl::StrCat(kOffsetsTopicName, "-", p))
+            .Kv("error", s.ToString())
+            .Kv("message", "groups of this partition stay unavailable until the broker restarts");
+      }
+    }
+    LOG_EVENT(Info, "group.loaded")
+        .Kv("partitions", loaded)
+        .Kv("of", partition_count_)
+        .Kv("ms", (clock_->MonotonicNanos() - started) / 1000000);
+    loading_done_.store(true);
+  });
+}
+
+absl::Status OffsetsTopic::LoadPartition(GroupCoordinator* coordinator, int32_t partition) {
+  std::shared_ptr<Partition> part = partitions_->Get(kOffsetsTopicName, partition);
+  if (part == nullptr) {
+    return absl::NotFoundError(absl::StrCat(kOffsetsTopicName, "-", partition, " is missing"));
+  }
+  const Log& log = part->log();
+  Offset from = log.log_start_offset();
+  return ForEachBatch(log, from, log.high_watermark(), [&](const RecordBatchView& batch) {
+    if (stop_.load()) return absl::CancelledError("broker is stopping");
+    if (batch.is_control()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(RecordReader reader, batch.Records());
+    Record rec;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, reader.Next(&rec));
+      if (!more) break;
+      if (Offset(rec.offset) < from || !rec.key.has_value()) continue;
+      std::optional<absl::string_view> value;
+      if (rec.value.has_value()) value = AsStringView(*rec.value);
+      coordinator->LoadRecord(partition, AsStringView(*rec.key), value);
+    }
+    return absl::OkStatus();
+  });
+}
+
+void OffsetsTopic::Stop() {
+  stop_.store(true);
+  if (loader_.joinable()) loader_.join();
+}
+
+}  // namespace strata::server
