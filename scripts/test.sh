@@ -30,7 +30,7 @@ fi
 
 step "fuzz targets"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+cmake --build --preset fuzz --target fuzzers
 seconds="${STRATA_FUZZ_SECONDS:-60}"
 for target in build/fuzz/tests/fuzz/*_fuzz; do
   name=$(basename "$target" _fuzz)
