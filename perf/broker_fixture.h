@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 
+#include "absl/synchronization/mutex.h"
 #include "perf/bench_util.h"
 #include "server/broker.h"
 
@@ -18,6 +19,8 @@ struct BrokerFixture {
   ScratchDir scratch;
   std::unique_ptr<server::Broker> broker;
   explicit BrokerFixture(const std::function<void(server::BrokerConfig&)>& configure = {}) {
+    // As `strata serve` runs in release builds (tools/serve.cc).
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     server::BrokerConfig config;
     config.data_dir = scratch.Sub("data");
     config.listen = {"127.0.0.1", 0};

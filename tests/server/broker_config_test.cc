@@ -56,6 +56,28 @@ TEST(BrokerConfigTest, RejectsBadValues) {
   EXPECT_EQ(hp->ToString(), "[::1]:9092");
 }
 
+TEST(BrokerConfigTest, GroupCoordinatorSettings) {
+  BrokerConfig c;
+  EXPECT_EQ(c.group.num_partitions, 50);
+  EXPECT_EQ(c.group.initial_rebalance_delay_ms, 3000);
+  ASSERT_TRUE(c.Set("group.initial.rebalance.delay.ms", "0").ok());
+  ASSERT_TRUE(c.Set("group.min.session.timeout.ms", "500").ok());
+  ASSERT_TRUE(c.Set("group.max.size", "10").ok());
+  ASSERT_TRUE(c.Set("offsets.retention.minutes", "60").ok());
+  ASSERT_TRUE(c.Set("offsets.topic.num.partitions", "4").ok());
+  ASSERT_TRUE(c.Set("offset.metadata.max.bytes", "100").ok());
+  EXPECT_EQ(c.group.initial_rebalance_delay_ms, 0);
+  EXPECT_EQ(c.group.min_session_timeout_ms, 500);
+  EXPECT_EQ(c.group.max_size, 10);
+  EXPECT_EQ(c.group.offsets_retention_ms, 3600000);
+  EXPECT_EQ(c.group.num_partitions, 4);
+  EXPECT_EQ(c.group.offset_metadata_max_bytes, 100);
+  EXPECT_TRUE(c.unknown_properties().empty());
+  EXPECT_FALSE(c.Set("offsets.topic.num.partitions", "0").ok());
+  EXPECT_FALSE(c.Set("group.max.size", "many").ok());
+  EXPECT_FALSE(c.Set("offsets.retention.minutes", "-1").ok());
+}
+
 TEST(TopicStoreTest, PersistsTopicsAndValidatesNames) {
   testing::TempDir dir;
   TopicId id = TopicStore::NewId();
@@ -75,7 +97,8 @@ TEST(TopicStoreTest, PersistsTopicsAndValidatesNames) {
   EXPECT_EQ(t->partitions, 3);
   EXPECT_EQ(t->configs.at("retention.ms"), "1000");
   EXPECT_FALSE((*store)->Get("gone").has_value());
-  for (const char* bad : {"", ".", "..", "a/b", "with space", std::string(250, 'x').c_str()}) {
+  for (const std::string& bad : std::vector<std::string>{"", ".", "..", "a/b", "with space",
+                                                         std::string(250, 'x')}) {
     EXPECT_FALSE(ValidateTopicName(bad).ok()) << bad;
   }
   EXPECT_TRUE(ValidateTopicName("my-topic_1.v2").ok());
