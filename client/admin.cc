@@ -30,6 +30,11 @@ absl::Status Single(const absl::StatusOr<TopicResults>& results, const std::stri
 absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(AdminOptions options) {
   std::unique_ptr<Admin> admin(new Admin(std::move(options)));
   ASSIGN_OR_RETURN(admin->cluster_, Cluster::Connect(ClusterOptionsFor(admin->options_)));
+  admin->groups_ = std::make_unique<GroupAdmin>(
+      admin->cluster_.get(),
+      GroupAdminOptions{.request_timeout_ms = admin->options_.request_timeout_ms,
+                        .retry_backoff_ms = admin->options_.retry_backoff_ms,
+                        .on_retry = admin->options_.on_retry});
   return admin;
 }
 

@@ -1,4 +1,4 @@
-// Admin: topic and config management over the Kafka admin APIs.
+// Admin: topic, config and consumer-group management over the Kafka admin APIs.
 //
 //   ASSIGN_OR_RETURN(auto admin, Admin::Create({.bootstrap = {{"127.0.0.1", 9092}}}));
 //   RETURN_IF_ERROR(admin->CreateTopic({.name = "orders", .partitions = 6,
@@ -6,16 +6,20 @@
 //   ASSIGN_OR_RETURN(TopicMetadata t, admin->DescribeTopic("orders"));
 //   RETURN_IF_ERROR(admin->AlterTopicConfigs("orders", {{"retention.ms", ConfigOp::kDelete}}));
 //   ASSIGN_OR_RETURN(OffsetAndTimestamp end, admin->LatestOffset({"orders", 0}));
+//   ASSIGN_OR_RETURN(GroupDescription g, admin->DescribeGroup("billing"));
 //
 // Topic creation, deletion and partition changes go to the controller; DescribeConfigs and
 // IncrementalAlterConfigs to any broker; DeleteRecords and ListOffsets to partition leaders.
 // Results that are per topic come back as a map of Status (the call itself fails only when no
 // broker answers); the single-topic helpers return that topic's Status. Kafka errors keep their
 // names (client/errors.h): creating an existing topic is AlreadyExists "TOPIC_ALREADY_EXISTS".
+// Group calls go to the group's coordinator, with retries while it loads or moves; their
+// semantics are documented in client/group_admin.h.
 // Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/cluster.h"
+#include "client/group_admin.h"
 #include "client/offsets.h"
 
 namespace strata::client {
@@ -33,6 +38,10 @@ struct AdminOptions {
   std::string client_id = "strata-admin";
   int64_t connect_timeout_ms = 10'000;
   int64_t request_timeout_ms = 30'000;
+  // Group calls: the first wait before retrying a coordinator that is loading or moved.
+  int64_t retry_backoff_ms = 50;
+  // Group calls: called with the error before each retry (for logging); may be empty.
+  std::function<void(const absl::Status&)> on_retry;
 };
 
 struct NewTopic {
@@ -109,6 +118,24 @@ class Admin {
                                                         int64_t timestamp_ms);
   absl::StatusOr<OffsetResults> ListOffsets(const std::map<TopicPartition, int64_t>& specs);
 
+  // Consumer groups (client/group_admin.h).
+  absl::StatusOr<BrokerMetadata> FindCoordinator(const std::string& group) {
+    return groups_->FindCoordinator(group);
+  }
+  absl::StatusOr<std::vector<GroupListing>> ListGroups() { return groups_->ListGroups(); }
+  absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group) {
+    return groups_->DescribeGroup(group);
+  }
+  absl::StatusOr<GroupOffsets> FetchGroupOffsets(const std::string& group) {
+    return groups_->FetchOffsets(group);
+  }
+  // A "simple" commit: refused per partition while the group has members.
+  absl::StatusOr<PartitionResults> CommitGroupOffsets(
+      const std::string& group, const std::map<TopicPartition, int64_t>& offsets) {
+    return groups_->CommitOffsets(group, offsets);
+  }
+  absl::Status DeleteGroup(const std::string& group) { return groups_->DeleteGroup(group); }
+
   Cluster& cluster() { return *cluster_; }
 
  private:
@@ -123,6 +150,7 @@ class Admin {
 
   const AdminOptions options_;
   std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<GroupAdmin> groups_;  // over *cluster_
 };
 
 }  // namespace strata::client

@@ -14,6 +14,7 @@ absl::StatusCode CanonicalCode(protocol::ErrorCode code) {
   using protocol::ErrorCode;
   switch (code) {
     case ErrorCode::kUnknownTopicOrPartition:
+    case ErrorCode::kGroupIdNotFound:
       return absl::StatusCode::kNotFound;
     case ErrorCode::kTopicAlreadyExists:
       return absl::StatusCode::kAlreadyExists;

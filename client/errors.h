@@ -7,8 +7,9 @@
 // The message always carries Kafka's error name ("CreateTopics orders: TOPIC_ALREADY_EXISTS:
 // ...") and the code is attached as a payload, so callers can branch on the exact Kafka error.
 // The canonical code says what kind of failure it is: a retriable Kafka error is Unavailable,
-// UNKNOWN_TOPIC_OR_PARTITION NotFound, TOPIC_ALREADY_EXISTS AlreadyExists, OFFSET_OUT_OF_RANGE
-// OutOfRange, invalid-input errors InvalidArgument, anything else FailedPrecondition.
+// UNKNOWN_TOPIC_OR_PARTITION and GROUP_ID_NOT_FOUND NotFound, TOPIC_ALREADY_EXISTS
+// AlreadyExists, OFFSET_OUT_OF_RANGE OutOfRange, invalid-input errors InvalidArgument, anything
+// else FailedPrecondition (NON_EMPTY_GROUP, UNKNOWN_MEMBER_ID, ...).
 #pragma once
 
 #include <cstdint>

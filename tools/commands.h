@@ -17,6 +17,7 @@ int Topic(const Argv& args);        // strata topic create|list|describe|delete|
 int Produce(const Argv& args);      // strata produce
 int Consume(const Argv& args);      // strata consume
 int Bench(const Argv& args);        // strata bench produce|consume
+int Group(const Argv& args);        // strata group list|describe|reset-offsets|delete
 
 // Lists the segment .log files of a partition directory in offset order.
 std::vector<std::string> SegmentFiles(const std::string& dir);

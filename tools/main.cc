@@ -19,6 +19,7 @@ constexpr char kUsage[] =
     "  produce                 send stdin lines (or generated records) to a topic\n"
     "  consume                 print records of a topic\n"
     "  bench produce|consume   end-to-end throughput and latency through the client library\n"
+    "  group <command>         list|describe|reset-offsets|delete consumer groups\n"
     "\n"
     "Storage tools:\n"
     "  log dump <file|dir>     print batches, records and index entries (like kafka-dump-log)\n"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, Command> commands = {
       {"serve", strata::tools::Serve},     {"topic", strata::tools::Topic},
       {"produce", strata::tools::Produce}, {"consume", strata::tools::Consume},
-      {"bench", strata::tools::Bench},
+      {"bench", strata::tools::Bench},     {"group", strata::tools::Group},
   };
   if (!args.empty()) {
     auto it = commands.find(args[0]);

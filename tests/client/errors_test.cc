@@ -23,6 +23,8 @@ TEST(KafkaErrorTest, CarriesTheNameTheCodeAndAKind) {
   EXPECT_TRUE(IsRetriableError(s));
 
   EXPECT_TRUE(absl::IsNotFound(KafkaError(ErrorCode::kUnknownTopicOrPartition, "x")));
+  EXPECT_TRUE(absl::IsNotFound(KafkaError(ErrorCode::kGroupIdNotFound, "x")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(KafkaError(ErrorCode::kNonEmptyGroup, "x")));
   EXPECT_TRUE(absl::IsOutOfRange(KafkaError(ErrorCode::kOffsetOutOfRange, "x")));
   EXPECT_TRUE(absl::IsInvalidArgument(KafkaError(ErrorCode::kInvalidPartitions, "x")));
   EXPECT_TRUE(absl::IsFailedPrecondition(KafkaError(ErrorCode::kOutOfOrderSequenceNumber, "x")));

@@ -26,6 +26,7 @@
 #include "protocol/sync_group.h"
 #include "protocol/writer.h"
 #include "tests/testing/broker_process.h"
+#include "tests/testing/consumer_protocol.h"
 #include "tests/testing/raw_client.h"
 
 namespace strata {
@@ -36,16 +37,6 @@ using testing::RawClient;
 
 int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
 
-std::string Subscription(const std::vector<std::string>& topics) {
-  protocol::ConsumerProtocolSubscription sub;
-  sub.topics = topics;
-  std::string out;
-  protocol::Writer w(&out);
-  w.Write(int16_t{0});
-  sub.Encode(w, 0);
-  return out;
-}
-
 protocol::JoinGroupRequest JoinReq(const std::string& group, const std::string& member,
                                    const std::vector<std::string>& topics = {"t"}) {
   protocol::JoinGroupRequest req;
@@ -54,7 +45,7 @@ protocol::JoinGroupRequest JoinReq(const std::string& group, const std::string& 
   req.session_timeout_ms = 10000;
   req.rebalance_timeout_ms = 10000;
   req.protocol_type = "consumer";
-  req.protocols.push_back({"range", Subscription(topics)});
+  req.protocols.push_back({"range", testing::EncodeSubscription(topics)});
   return req;
 }
 

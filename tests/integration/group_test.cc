@@ -21,6 +21,7 @@ namespace {
 using testing::BrokerProcess;
 using testing::GroupConsumer;
 using testing::Message;
+using testing::PollUntil;
 using SteadyClock = std::chrono::steady_clock;
 
 // Fast group timers for tests: no initial delay, short sessions allowed.
@@ -29,8 +30,12 @@ std::vector<std::string> FastGroups() {
           "group.min.session.timeout.ms=500"};
 }
 
-const std::map<std::string, std::string> kShortSession = {{"session.timeout.ms", "2000"},
-                                                          {"heartbeat.interval.ms", "200"}};
+// Short sessions, and the roundrobin assignor (the other tests use range, librdkafka's first
+// default, and cooperative-sticky).
+const std::map<std::string, std::string> kShortSession = {
+    {"session.timeout.ms", "2000"},
+    {"heartbeat.interval.ms", "200"},
+    {"partition.assignment.strategy", "roundrobin"}};
 
 void ProduceN(const std::string& bootstrap, const std::string& topic, int from, int count) {
   testing::Producer producer({{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}});
@@ -81,18 +86,6 @@ class ExactlyOnce {
   std::map<GroupConsumer*, std::set<int32_t>> by_member_;
 };
 
-// Waits (polling every member and dropping what it reads) until `done` holds; for groups
-// without traffic.
-template <typename Pred>
-bool PollUntil(const std::vector<GroupConsumer*>& members, int timeout_ms, Pred done) {
-  auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-  while (SteadyClock::now() < deadline) {
-    if (done()) return true;
-    for (GroupConsumer* c : members) c->Poll(20);
-  }
-  return done();
-}
-
 std::set<int32_t> Union(const std::vector<GroupConsumer*>& members) {
   std::set<int32_t> all;
   for (GroupConsumer* c : members) {
@@ -127,6 +120,8 @@ TEST(GroupTest, ThreeMembersSplitPartitionsAndTakeOverFromADeadOne) {
     return Union(all) == kSix && TotalAssigned(all) == 6 && !all[0]->assignment().empty() &&
            !all[1]->assignment().empty() && !all[2]->assignment().empty();
   })) << broker.log();
+  EXPECT_NE(broker.log().find("group=split generation=1 protocol=roundrobin"), std::string::npos)
+      << broker.log();
   counter.Pump(all, 300, 30000);
   ASSERT_EQ(counter.distinct(), 300u);
 

@@ -5,10 +5,12 @@
 //   GroupConsumer c(bootstrap, "g", {"topic"});
 //   while (auto m = c.Poll(100)) { ...; ASSERT_EQ(c.Commit(*m), RD_KAFKA_RESP_ERR_NO_ERROR); }
 //   c.Abandon();   // dies without leaving the group: its session must time out
+//   ASSERT_TRUE(PollUntil({&a, &b}, 30000, [&] { return !a.assignment().empty(); }));
 #pragma once
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -70,5 +72,17 @@ class GroupConsumer {
   std::set<int32_t> assigned_;
   std::vector<Change> changes_;
 };
+
+// Polls every member (dropping what it reads) until `done` holds or `timeout_ms` passed;
+// returns whether it held. For waiting on group changes without traffic.
+template <typename Pred>
+bool PollUntil(const std::vector<GroupConsumer*>& members, int timeout_ms, Pred done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    for (GroupConsumer* c : members) c->Poll(20);
+  }
+  return done();
+}
 
 }  // namespace strata::testing
