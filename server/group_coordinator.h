@@ -198,6 +198,9 @@ class GroupCoordinator {
   JoinResult JoinResultLocked(const Group& g, const std::string& member_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleExpiry();
+  void ForgetGroup(const std::string& group_id, const absl::Status& written);
+  void ApplyCommit(const std::string& group_id, const std::vector<OffsetCommitEntry>& entries,
+                   int64_t now, const absl::Status& written, std::vector<ErrorCode>& errors);
 
   GroupConfig config_;
   Clock* clock_;

@@ -28,6 +28,25 @@ ErrorCode CheckCommitter(Group* g, int32_t generation, const std::string& member
 
 }  // namespace
 
+// Runs in log order (storage callbacks run in append order), so memory stays what a replay of
+// the log builds: a group deleted after this commit was decided but before it was written comes
+// back with these offsets, exactly as a replay would bring it back.
+void GroupCoordinator::ApplyCommit(const std::string& group_id,
+                                   const std::vector<OffsetCommitEntry>& entries, int64_t now,
+                                   const absl::Status& written, std::vector<ErrorCode>& errors) {
+  absl::MutexLock lock(&mu_);
+  Group* g = written.ok() ? &GetOrCreateLocked(group_id) : nullptr;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (errors[i] != ErrorCode::kNone) continue;
+    if (g == nullptr) {
+      errors[i] = ErrorCode::kCoordinatorNotAvailable;
+      continue;
+    }
+    const OffsetCommitEntry& e = entries[i];
+    g->offsets[{e.topic, e.partition}] = {e.offset, e.leader_epoch, e.metadata.value_or(""), now};
+  }
+}
+
 void GroupCoordinator::CommitOffsets(const std::string& group_id, int32_t generation,
                                      const std::string& member_id,
                                      const std::optional<std::string>& group_instance_id,
@@ -63,20 +82,7 @@ void GroupCoordinator::CommitOffsets(const std::string& group_id, int32_t genera
                      records = std::move(records), done, now]() mutable {
         storage_->Append(group_id, std::move(records),
                          [this, group_id, entries, errors, done, now](absl::Status s) mutable {
-                           {
-                             absl::MutexLock lock(&mu_);
-                             Group* grp = FindLocked(group_id);
-                             for (size_t i = 0; i < entries.size(); ++i) {
-                               if (errors[i] != ErrorCode::kNone) continue;
-                               if (!s.ok()) {
-                                 errors[i] = ErrorCode::kCoordinatorNotAvailable;
-                               } else if (grp != nullptr) {
-                                 grp->offsets[{entries[i].topic, entries[i].partition}] = {
-                                     entries[i].offset, entries[i].leader_epoch,
-                                     entries[i].metadata.value_or(""), now};
-                               }
-                             }
-                           }
+                           ApplyCommit(group_id, entries, now, s, errors);
                            done(ErrorCode::kNone, errors);
                          });
       });
@@ -132,6 +138,7 @@ void GroupCoordinator::DeleteOffsets(const std::string& group_id,
                                                                       : ErrorCode::kNone;
     std::vector<ErrorCode> errors;
     GroupStorage::RecordList records;
+    std::vector<std::pair<std::string, int32_t>> removed;  // erased once written (log order)
     if (error == ErrorCode::kNone) {
       std::set<std::string> subscribed =
           g->state == GroupState::kEmpty ? std::set<std::string>() : g->SubscribedTopics();
@@ -141,16 +148,25 @@ void GroupCoordinator::DeleteOffsets(const std::string& group_id,
           continue;
         }
         errors.push_back(ErrorCode::kNone);
-        if (g->offsets.erase({topic, partition}) > 0) {
+        if (g->offsets.count({topic, partition}) > 0) {
           records.push_back({EncodeKey(OffsetKey{group_id, topic, partition}), std::nullopt});
+          removed.emplace_back(topic, partition);
         }
       }
     }
-    out.push_back([this, group_id, error, errors, records = std::move(records), done]() mutable {
+    out.push_back([this, group_id, error, errors, records = std::move(records), removed,
+                   done]() mutable {
       if (error != ErrorCode::kNone || records.empty()) return done(error, errors);
-      storage_->Append(group_id, std::move(records), [done, errors](absl::Status s) {
-        done(s.ok() ? ErrorCode::kNone : ErrorCode::kCoordinatorNotAvailable, errors);
-      });
+      storage_->Append(
+          group_id, std::move(records), [this, group_id, removed, done, errors](absl::Status s) {
+            if (s.ok()) {
+              absl::MutexLock lock(&mu_);
+              if (Group* g = FindLocked(group_id)) {
+                for (const auto& key : removed) g->offsets.erase(key);
+              }
+            }
+            done(s.ok() ? ErrorCode::kNone : ErrorCode::kCoordinatorNotAvailable, errors);
+          });
     });
   }
   Flush(out);
@@ -218,10 +234,12 @@ void GroupCoordinator::Delete(const std::string& group_id, std::function<void(Er
         records.push_back({EncodeKey(OffsetKey{group_id, key.first, key.second}), std::nullopt});
       }
       records.push_back({EncodeKey(GroupKey{group_id}), std::nullopt});
-      groups_.erase(group_id);
-      LOG_EVENT(Info, "group.deleted").Kv("group", group_id);
+      // Dead refuses joins and commits until the tombstones are written; the group leaves
+      // memory in log order, in the callback.
+      g->state = GroupState::kDead;
       out.push_back([this, group_id, records = std::move(records), done]() mutable {
-        storage_->Append(group_id, std::move(records), [done](absl::Status s) {
+        storage_->Append(group_id, std::move(records), [this, group_id, done](absl::Status s) {
+          ForgetGroup(group_id, s);
           done(s.ok() ? ErrorCode::kNone : ErrorCode::kCoordinatorNotAvailable);
         });
       });
@@ -233,38 +251,61 @@ void GroupCoordinator::Delete(const std::string& group_id, std::function<void(Er
 // Offsets of groups without members expire once neither they nor the group's emptiness are
 // younger than offsets.retention.minutes; a group left with nothing is removed.
 void GroupCoordinator::ExpireOffsets() {
-  std::vector<std::pair<std::string, GroupStorage::RecordList>> writes;
+  struct Expiry {
+    std::string group;
+    GroupStorage::RecordList records;
+    std::vector<std::pair<std::string, int32_t>> offsets;
+    bool remove_group = false;
+  };
+  std::vector<Expiry> writes;
   {
     absl::MutexLock lock(&mu_);
     int64_t now = clock_->NowMs();
-    for (auto it = groups_.begin(); it != groups_.end();) {
-      Group& g = it->second;
-      if (g.state != GroupState::kEmpty || !LoadedLocked(g.id)) {
-        ++it;
-        continue;
+    for (auto& [id, g] : groups_) {
+      if (g.state != GroupState::kEmpty || !LoadedLocked(id)) continue;
+      Expiry e{g.id, {}, {}, false};
+      for (const auto& [key, offset] : g.offsets) {
+        int64_t age = now - std::max(offset.commit_timestamp_ms, g.state_since_ms);
+        if (age < config_.offsets_retention_ms) continue;
+        e.records.push_back({EncodeKey(OffsetKey{g.id, key.first, key.second}), std::nullopt});
+        e.offsets.push_back(key);
       }
-      GroupStorage::RecordList records;
-      for (auto o = g.offsets.begin(); o != g.offsets.end();) {
-        int64_t age = now - std::max(o->second.commit_timestamp_ms, g.state_since_ms);
-        if (age < config_.offsets_retention_ms) {
-          ++o;
-          continue;
-        }
-        records.push_back(
-            {EncodeKey(OffsetKey{g.id, o->first.first, o->first.second}), std::nullopt});
-        o = g.offsets.erase(o);
+      e.remove_group = e.offsets.size() == g.offsets.size() &&
+                       now - g.state_since_ms >= config_.offsets_retention_ms;
+      if (e.remove_group) {
+        e.records.push_back({EncodeKey(GroupKey{g.id}), std::nullopt});
+        g.state = GroupState::kDead;  // as for DeleteGroups: gone once written
       }
-      bool remove = g.offsets.empty() && now - g.state_since_ms >= config_.offsets_retention_ms;
-      if (remove) records.push_back({EncodeKey(GroupKey{g.id}), std::nullopt});
-      if (!records.empty()) {
-        LOG_EVENT(Info, "group.offsets_expired").Kv("group", g.id).Kv("records", records.size());
-        writes.push_back({g.id, std::move(records)});
+      if (!e.records.empty()) {
+        LOG_EVENT(Info, "group.offsets_expired").Kv("group", g.id).Kv("records", e.records.size());
+        writes.push_back(std::move(e));
       }
-      it = remove ? groups_.erase(it) : std::next(it);
     }
   }
-  for (auto& [group, records] : writes) {
-    storage_->Append(group, std::move(records), [](absl::Status) {});
+  for (Expiry& e : writes) {
+    GroupStorage::RecordList records = std::move(e.records);
+    storage_->Append(e.group, std::move(records), [this, e = std::move(e)](absl::Status s) {
+      if (e.remove_group) return ForgetGroup(e.group, s);
+      if (!s.ok()) return;
+      absl::MutexLock lock(&mu_);
+      if (Group* g = FindLocked(e.group)) {
+        for (const auto& key : e.offsets) g->offsets.erase(key);
+      }
+    });
+  }
+}
+
+// The callback of a group's tombstone: the group leaves memory once the tombstone is written;
+// if it could not be written, the group is Empty again.
+void GroupCoordinator::ForgetGroup(const std::string& group_id, const absl::Status& written) {
+  absl::MutexLock lock(&mu_);
+  auto it = groups_.find(group_id);
+  if (it == groups_.end()) return;
+  if (written.ok()) {
+    groups_.erase(it);
+    LOG_EVENT(Info, "group.deleted").Kv("group", group_id);
+  } else if (it->second.state == GroupState::kDead) {
+    it->second.state = GroupState::kEmpty;
   }
 }
 

@@ -384,5 +384,60 @@ TEST_F(GroupCoordinatorTest, UnloadAnswersParkedRequestsWithNotCoordinator) {
   EXPECT_EQ(scheduler_.RunDue(), 0) << "session and rebalance timers were cancelled";
 }
 
+// Writes whose order the test chooses, as concurrent requests on two reactor threads may
+// append in either order.
+class DeferredStorage : public GroupStorage {
+ public:
+  void Append(const std::string&, RecordList records,
+              std::function<void(absl::Status)> done) override {
+    pending.push_back({std::move(records), std::move(done)});
+  }
+  void Write(size_t i) {
+    for (auto& r : pending[i].first) log.push_back(r);
+    pending[i].second(absl::OkStatus());
+  }
+  std::vector<std::pair<RecordList, std::function<void(absl::Status)>>> pending;
+  RecordList log;
+};
+
+// Memory must end as a replay of the log would build it, whichever order a commit and a
+// DeleteGroups decided one after the other reach the log in.
+TEST_F(GroupCoordinatorTest, CommitRacingDeleteLeavesMemoryAsTheLogSays) {
+  for (bool commit_first : {true, false}) {
+    GroupConfig config;
+    ManualScheduler scheduler(&clock_);
+    DeferredStorage storage;
+    GroupCoordinator c(config, &clock_, &scheduler, &storage);
+    for (int p = 0; p < config.num_partitions; ++p) c.FinishLoading(p);
+    c.CommitOffsets("g", -1, "", std::nullopt, {{"t", 0, 1, -1, ""}}, [](auto, auto) {});
+    storage.Write(0);
+    c.CommitOffsets("g", -1, "", std::nullopt, {{"t", 0, 5, -1, ""}}, [](auto, auto) {});
+    ErrorCode deleted = ErrorCode::kUnknownServerError;
+    c.Delete("g", [&](ErrorCode e) { deleted = e; });
+    ASSERT_EQ(storage.pending.size(), 3u);
+    EXPECT_EQ(c.Describe("g").state, "Dead") << "no joins or commits until the delete is written";
+    storage.Write(commit_first ? 1 : 2);
+    storage.Write(commit_first ? 2 : 1);
+    EXPECT_EQ(deleted, ErrorCode::kNone);
+
+    GroupCoordinator replayed(config, &clock_, &scheduler, &storage);
+    int32_t partition = CoordinatorPartition("g", config.num_partitions);
+    for (const auto& [key, value] : storage.log) {
+      std::optional<absl::string_view> v;
+      if (value.has_value()) v = *value;
+      replayed.LoadRecord(partition, key, v);
+    }
+    replayed.FinishLoading(partition);
+    auto live = c.FetchOffsets("g", std::nullopt).second;
+    auto from_log = replayed.FetchOffsets("g", std::nullopt).second;
+    ASSERT_EQ(live.size(), from_log.size()) << "commit first: " << commit_first;
+    ASSERT_EQ(live.size(), commit_first ? 0u : 1u);
+    if (!live.empty()) {
+      EXPECT_EQ(live[0].offset, from_log[0].offset);
+    }
+    EXPECT_EQ(c.Describe("g").state, replayed.Describe("g").state);
+  }
+}
+
 }  // namespace
 }  // namespace strata::server
