@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/strata-ccache}"
+# Hash paths relative to the checkout, so a fresh clone elsewhere (CI) reuses cached objects.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 step() { printf '\n==== %s\n' "$*"; }
 

@@ -16,6 +16,9 @@ namespace strata::server {
 namespace {
 
 constexpr size_t kInitialBuffer = 64 * 1024;
+// A client sending frames too big for the initial buffer (a producer's large batches) gets a
+// buffer for several of them, so one recv carries many frames, as a streaming read would.
+constexpr size_t kStreamingBuffer = 1024 * 1024;
 constexpr size_t kMinFrame = 8;  // api key, version, correlation id
 
 int64_t NowMs() { return Clock::System()->MonotonicMs(); }
@@ -61,11 +64,12 @@ void Connection::Start() { MaybeRead(); }
 
 bool Connection::OverLimits() const {
   return pending_.size() >= limits_.max_inflight_requests ||
-         pending_bytes_ + rlen_ >= limits_.max_buffered_bytes;
+         pending_bytes_ + (rlen_ - rstart_) >= limits_.max_buffered_bytes;
 }
 
 void Connection::MaybeRead() {
   if (closed_ || draining_ || recv_op_.active || OverLimits()) return;
+  if (rstart_ > 0 && rcap_ - rlen_ < rcap_ / 4) Compact();  // keep recvs large
   if (rlen_ == rcap_) {
     // A frame larger than the buffer: ProcessFrames grew it; a full buffer here means
     // complete frames wait for backpressure to lift.
@@ -92,15 +96,22 @@ void Connection::OnRecv(int res, uint32_t) {
 
 void Connection::ProcessFrames() {
   // Handlers may respond synchronously, and delivering a response may try to process frames
-  // again: never re-enter (the loop below owns `pos`).
-  if (processing_) return;
+  // again: never re-enter (the loop below owns `pos`). While a recv is in flight the buffer
+  // holds only an incomplete frame, and moving it would misplace the bytes being received.
+  if (processing_ || recv_op_.active) return;
   processing_ = true;
   ProcessBufferedFrames();
   processing_ = false;
 }
 
+void Connection::Compact() {
+  std::memmove(rbuf_.get(), rbuf_.get() + rstart_, rlen_ - rstart_);
+  rlen_ -= rstart_;
+  rstart_ = 0;
+}
+
 void Connection::ProcessBufferedFrames() {
-  size_t pos = 0;
+  size_t pos = rstart_;
   while (!closed_ && !draining_ && rlen_ - pos >= 4 && !OverLimits()) {
     auto size = static_cast<int32_t>(LoadBE32(rbuf_.get() + pos));
     if (size < static_cast<int32_t>(kMinFrame) ||
@@ -115,13 +126,19 @@ void Connection::ProcessBufferedFrames() {
     size_t frame_end = pos + 4 + static_cast<size_t>(size);
     if (frame_end > rlen_) {
       if (4 + static_cast<size_t>(size) > rcap_) {
-        // Grow to hold the whole frame, keeping what is buffered.
-        size_t cap = std::max(rcap_ * 2, 4 + static_cast<size_t>(size));
+        // Grow to hold the whole frame (several, up to kStreamingBuffer), keeping what is
+        // buffered.
+        size_t cap = std::max({rcap_ * 2, 4 + static_cast<size_t>(size), kStreamingBuffer});
         std::unique_ptr<uint8_t[]> bigger(new uint8_t[cap]);
         std::memcpy(bigger.get(), rbuf_.get() + pos, rlen_ - pos);
         rbuf_ = std::move(bigger);
         rcap_ = cap;
         rlen_ -= pos;
+        pos = 0;
+      } else if (pos + 4 + static_cast<size_t>(size) > rcap_) {
+        // It fits the buffer but not after `pos`: make room now.
+        rstart_ = pos;
+        Compact();
         pos = 0;
       }
       break;
@@ -132,9 +149,12 @@ void Connection::ProcessBufferedFrames() {
                           Responder(weak_from_this(), reactor_, seq), info_);
     pos = frame_end;
   }
-  if (pos > 0 && !closed_) {
-    std::memmove(rbuf_.get(), rbuf_.get() + pos, rlen_ - pos);
-    rlen_ -= pos;
+  if (closed_) return;
+  rstart_ = pos;
+  if (rstart_ == rlen_) {
+    rstart_ = rlen_ = 0;
+  } else if (rlen_ - rstart_ < 4 && rcap_ - rlen_ < 4) {
+    Compact();  // not even a size prefix fits after it
   }
   if (rlen_ == 0 && rcap_ > 4 * 1024 * 1024) {
     rbuf_.reset(new uint8_t[kInitialBuffer]);  // give a huge buffer back once drained

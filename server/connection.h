@@ -107,13 +107,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Op send_op_{this, &Connection::OnSend};
   Op poll_op_{this, &Connection::OnWritable};
 
+  // Received bytes: [rstart_, rlen_) are buffered, not yet handed to the handler. Consumed
+  // bytes are reclaimed lazily (Compact) so a partial frame is not moved after every recv.
   std::unique_ptr<uint8_t[]> rbuf_;
   size_t rcap_ = 0;
+  size_t rstart_ = 0;
   size_t rlen_ = 0;
   bool draining_ = false;
   bool processing_ = false;
   bool closed_ = false;
   bool released_ = false;
+  void Compact();
   int64_t last_active_ms_ = 0;
 
   uint64_t next_seq_ = 0;

@@ -87,11 +87,12 @@ TEST_F(BadInputTest, TruncatedFrameThenDisconnect) {
 
 TEST_F(BadInputTest, UnknownApiAndUnsupportedVersionClose) {
   RawClient unknown(broker_.port());
-  protocol::RequestHeader h{999, 0, 1, std::string("x")};
-  unknown.SendRaw(protocol::EncodeRequestFrame(h, protocol::MetadataRequest{}));
+  std::string frame = protocol::EncodeRequestFrame(
+      protocol::RequestHeader{3, 0, 1, std::string("x")}, protocol::MetadataRequest{});
+  StoreBE16(reinterpret_cast<uint8_t*>(frame.data()) + 4, 999);  // patch the api key to 999
+  unknown.SendRaw(frame);
   EXPECT_TRUE(unknown.ClosedByPeer());
   RawClient old(broker_.port());
-  protocol::RequestHeader v99{3, 99, 1, std::string("x")};
   std::string body = protocol::EncodeRequestFrame(
       protocol::RequestHeader{3, 1, 1, std::string("x")}, protocol::MetadataRequest{});
   StoreBE16(reinterpret_cast<uint8_t*>(body.data()) + 6, 99);  // patch the version to 99

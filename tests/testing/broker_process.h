@@ -9,6 +9,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,8 +31,7 @@ namespace strata::testing {
 
 class BrokerProcess {
  public:
-  explicit BrokerProcess(std::vector<std::string> extra_args = {})
-      : extra_(std::move(extra_args)) {
+  explicit BrokerProcess(std::vector<std::string> extra_args = {}) : extra_(std::move(extra_args)) {
     Start();
   }
   ~BrokerProcess() { Stop(); }
@@ -58,14 +58,20 @@ class BrokerProcess {
   void Start() {
     std::string ready = dir_.Sub("ready");
     (void)FileSystem::Default()->Remove(ready);
-    std::vector<std::string> args = {STRATA_BINARY, "serve", "--data-dir", data_dir(),
-                                     "--listen", absl::StrCat("127.0.0.1:", port_),
+    std::vector<std::string> args = {STRATA_BINARY,  "serve",    "--data-dir",
+                                     data_dir(),     "--listen", absl::StrCat("127.0.0.1:", port_),
                                      "--ready-file", ready};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    // A broker forked by the main thread dies with a crashed test (the death signal follows the
+    // forking thread, so brokers restarted from helper threads go without it).
+    bool main_thread = gettid() == getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      if (main_thread) prctl(PR_SET_PDEATHSIG, SIGKILL);
+      // Neither output stream may stay tied to ctest's pipe, or a crashed test hangs ctest.
       std::string log_path = dir_.Sub("broker.log");
       FILE* f = freopen(log_path.c_str(), "a", stderr);
+      f = freopen(log_path.c_str(), "a", stdout);
       (void)f;
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
