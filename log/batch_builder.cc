@@ -37,7 +37,9 @@ void RecordBatchBuilder::AddWithOffsetDelta(int32_t offset_delta,
                                             int64_t timestamp_ms,
                                             const std::vector<HeaderField>& headers) {
   assert(offset_delta > last_delta_);
-  if (count_ == 0) base_timestamp_ = timestamp_ms;
+  // With a delete horizon, baseTimestamp holds the horizon and deltas are relative to it
+  // (KIP-534), so readers still compute baseTimestamp + delta.
+  if (count_ == 0) base_timestamp_ = options_.delete_horizon_ms.value_or(timestamp_ms);
   max_timestamp_ = count_ == 0 ? timestamp_ms : std::max(max_timestamp_, timestamp_ms);
 
   std::string body;
@@ -75,8 +77,8 @@ absl::StatusOr<std::string> RecordBatchBuilder::Build(std::optional<int32_t> las
   std::string compressed;
   absl::string_view records = records_;
   if (options_.compression != Compression::kNone) {
-    ASSIGN_OR_RETURN(compressed, Compress(options_.compression, AsBytes(records_),
-                                          options_.compression_level));
+    ASSIGN_OR_RETURN(compressed,
+                     Compress(options_.compression, AsBytes(records_), options_.compression_level));
     records = compressed;
   }
   uint16_t attributes = static_cast<uint16_t>(options_.compression);
@@ -95,7 +97,8 @@ absl::StatusOr<std::string> RecordBatchBuilder::Build(std::optional<int32_t> las
   w.WriteInt32(0);  // CRC, filled in below
   w.WriteInt16(static_cast<int16_t>(attributes));
   w.WriteInt32(last_delta);
-  w.WriteInt64(options_.delete_horizon_ms.value_or(base_timestamp_));
+  w.WriteInt64(count_ == 0 ? options_.delete_horizon_ms.value_or(base_timestamp_)
+                           : base_timestamp_);
   w.WriteInt64(max_timestamp_);
   w.WriteInt64(options_.producer_id);
   w.WriteInt16(options_.producer_epoch);

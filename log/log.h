@@ -96,6 +96,7 @@ class Log {
   ~Log();
 
   const std::string& dir() const { return dir_; }
+  FileSystem* fs() const { return fs_; }
   // "topic-3" -> ("topic", 3) from the directory name; nullopt when it does not parse.
   static std::optional<std::pair<std::string, int32_t>> ParseDirName(absl::string_view name);
 
@@ -121,6 +122,18 @@ class Log {
   absl::StatusOr<int> ApplyRetention();
   // Seals the active segment's indexes, flushes everything. The log stays readable.
   absl::Status Close();
+
+  // ---- Compaction (log/cleaner.h) ----
+
+  // Replaces `old` — consecutive segments of the list, not the active one — with the segment
+  // whose files `<base>.log.cleaned`, `.index.cleaned` and `.timeindex.cleaned` the cleaner wrote,
+  // sealed and fsynced (base = old.front()->base_offset()). Crash-safe: the files are renamed to
+  // `.swap` (.log last), the old segments deleted, the `.swap` files given their final names, the
+  // directory fsynced, then the new list published; Open finishes a swap whose `.log.swap`
+  // exists. Aborted (with the `.cleaned` files removed) when `old` is no longer in the list (a
+  // retention or truncation raced the cleaner).
+  absl::Status ReplaceSegments(const SegmentList& old);
+  SegmentOptions segment_options() const;
 
   void UpdateConfig(const LogConfig& config);
   LogConfig config() const;
@@ -180,6 +193,9 @@ class Log {
   // Loads the newest producer snapshot at or below the log end and replays the batches after it.
   absl::Status LoadProducerStateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void PublishLocked(SegmentList list) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  // ReplaceSegments after its commit point: old segments out, the swapped segment in.
+  absl::Status SwapInLocked(const SegmentList& old, size_t first, Offset base)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   void SetLogEndLocked(Offset end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // The last segment, for the append path (which holds append_mu_; no snapshot load needed).
   Segment& active() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_) { return *active_; }
@@ -200,6 +216,8 @@ class Log {
   // Bumped by every truncation: a flush that raced one must not advance the recovery point.
   uint64_t truncations_ ABSL_GUARDED_BY(append_mu_) = 0;
   bool dir_needs_sync_ ABSL_GUARDED_BY(append_mu_) = false;
+  // A committed swap failed half-way: no more swaps until Open completes it.
+  bool swap_pending_ ABSL_GUARDED_BY(append_mu_) = false;
 
   // Group commit.
   mutable absl::Mutex flush_mu_;
@@ -224,6 +242,9 @@ class Log {
 
 // The bytes of a slice (one pread loop); DataLoss when the file is shorter than the slice.
 absl::StatusOr<std::string> ReadSliceBytes(const FileSlice& slice);
+
+// Removes `<base>.{log,index,timeindex}.{cleaned,swap}` in `dir` (an abandoned cleaning).
+void RemoveCleanedFiles(FileSystem* fs, const std::string& dir, Offset base);
 
 class RecordBatchView;
 // Reads the batches of `log` from the one holding `from` up to `up_to` (exclusive),

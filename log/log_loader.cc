@@ -1,21 +1,25 @@
 // Log::Open: loading a partition directory and recovering it after a crash.
 //
 // The rules, in order:
-//  1. Leftovers of interrupted operations are removed: *.tmp (checkpoint writes), *.deleted
-//     (segment deletion), *.cleaned and *.swap (compaction), and index files without a .log.
+//  1. A compaction swap whose `<base>.log.swap` exists was committed: the segments it replaces
+//     (bases from <base> to the swap's last offset) are deleted and the `.swap` files take their
+//     final names (a missing index is rebuilt below). Then leftovers of interrupted operations are
+//     removed: *.tmp (checkpoint writes), *.deleted (segment deletion), *.cleaned and other *.swap
+//     files (an uncommitted compaction), and index files without a .log.
 //  2. Segments wholly below the recovery point hold flushed data. Their indexes get a sanity
 //     check; one that fails is rebuilt by a full scan. If that scan meets a bad batch, the
 //     corruption is reported (LogProblem, ERROR line), the segment is served only up to it, and
 //     nothing is cut: flushed data is never deleted silently.
 //  3. From the recovery point onward every batch is validated (CRC included) and indexes are
 //     rebuilt; in the segment holding the recovery point, the flushed prefix keeps its index
-//     entries when they pass the sanity check, so the work is proportional to the unflushed tail. The first torn or corrupt batch, or a rolled segment
-//     that ends before the next segment begins while every later segment is empty (what losing
-//     unsynced pages looks like; with data after it, it is a real offset gap), ends the
-//     log: that segment is cut at its last valid batch and later segments are deleted, with a
-//     WARN line saying what was dropped. One exception: in a rolled segment, a complete batch
-//     that fails its CRC or magic check (corruption, not an interrupted write) is reported and
-//     the segment is served up to it, not cut; later segments stay.
+//     entries when they pass the sanity check, so the work is proportional to the unflushed tail.
+//     The first torn or corrupt batch, or a rolled segment that ends before the next segment begins
+//     while every later segment is empty (what losing unsynced pages looks like; with data after
+//     it, it is a real offset gap), ends the log: that segment is cut at its last valid batch and
+//     later segments are deleted, with a WARN line saying what was dropped. One exception: in a
+//     rolled segment, a complete batch that fails its CRC or magic check (corruption, not an
+//     interrupted write) is reported and the segment is served up to it, not cut; later segments
+//     stay.
 //  4. After a clean shutdown everything is below the recovery point (rule 2 only).
 //  5. Recovered data is fsynced before the recovery point moves to the log end.
 //  6. Segments reported corrupt are listed in `corrupt-segments` ("<base offset> <served bytes>"
@@ -30,6 +34,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "index/checkpoint_file.h"
+#include "log/batch_scanner.h"
 #include "log/log.h"
 
 namespace strata {
@@ -44,6 +49,8 @@ class LogLoader {
 
  private:
   absl::StatusOr<std::vector<Offset>> ListSegments();
+  // Finishes the committed compaction swap of `<base>.log.swap` (rule 1).
+  absl::Status CompleteSwap(Offset base, const std::vector<std::string>& names);
   absl::Status RemoveLeftover(const std::string& name, const char* why);
   absl::Status CheckFlushedSegment(Segment& seg);
   // Returns false when the log ends inside this segment (later segments must go).
@@ -83,8 +90,76 @@ bool ParseBaseOffset(absl::string_view name, absl::string_view suffix, Offset* o
   return true;
 }
 
+struct SwapScan {
+  std::optional<Offset> last;  // the last offset of its batches, nullopt when it has none
+  bool whole = true;           // every byte belongs to a well-framed batch
+};
+
+absl::StatusOr<SwapScan> ScanSwap(FileSystem* fs, const std::string& path) {
+  ASSIGN_OR_RETURN(auto file, fs->Open(path, OpenMode::kReadOnly));
+  ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  internal::HeaderScanner scanner(*file, size, internal::HeaderScanner::kMaxChunk);
+  SwapScan scan;
+  for (uint64_t pos = 0; pos < size;) {
+    auto summary = scanner.At(pos);
+    if (!summary.ok()) {
+      scan.whole = false;
+      break;
+    }
+    scan.last = summary->last_offset;
+    pos += summary->size_bytes;
+  }
+  return scan;
+}
+
+absl::Status LogLoader::CompleteSwap(Offset base, const std::vector<std::string>& names) {
+  FileSystem* fs = log_->fs_;
+  const std::string& dir = log_->dir_;
+  ASSIGN_OR_RETURN(SwapScan scan,
+                   ScanSwap(fs, JoinPath(dir, Segment::FileName(base, ".log.swap"))));
+  if (!scan.whole && fs->Exists(JoinPath(dir, Segment::FileName(base, ".log")))) {
+    // A swap is fsynced before it is committed, so a malformed one is damage, not a clean
+    // swap; while the old segments are all there (the first is deleted first), keep them.
+    LOG_EVENT(Warn, "log.swap_discarded")
+        .Kv("dir", dir)
+        .Kv("base_offset", base.value())
+        .Kv("why", "malformed .log.swap while the old segments are intact");
+    return RemoveLeftover(Segment::FileName(base, ".log.swap"), "malformed compaction swap");
+  }
+  Offset end = std::max(base, scan.last.value_or(base));
+  for (const auto& name : names) {
+    Offset b;
+    bool old = (ParseBaseOffset(name, ".log", &b) || ParseBaseOffset(name, ".index", &b) ||
+                ParseBaseOffset(name, ".timeindex", &b)) &&
+               b >= base && b <= end;
+    if (old) RETURN_IF_ERROR(fs->Remove(JoinPath(dir, name)));
+  }
+  for (const char* ext : {".index", ".timeindex", ".log"}) {
+    std::string from = JoinPath(dir, Segment::FileName(base, absl::StrCat(ext, ".swap")));
+    if (fs->Exists(from)) {
+      RETURN_IF_ERROR(fs->Rename(from, JoinPath(dir, Segment::FileName(base, ext))));
+    }
+  }
+  LOG_EVENT(Info, "log.swap_completed")
+      .Kv("dir", dir)
+      .Kv("base_offset", base.value())
+      .Kv("replaced_through_offset", end.value());
+  return fs->SyncDir(dir);
+}
+
 absl::StatusOr<std::vector<Offset>> LogLoader::ListSegments() {
   ASSIGN_OR_RETURN(auto names, log_->fs_->ListDir(log_->dir_));
+  if (!options_.read_only) {
+    std::vector<Offset> swaps;
+    for (const auto& name : names) {
+      Offset base;
+      if (ParseBaseOffset(name, ".log.swap", &base)) swaps.push_back(base);
+    }
+    for (Offset base : swaps) RETURN_IF_ERROR(CompleteSwap(base, names));
+    if (!swaps.empty()) {
+      ASSIGN_OR_RETURN(names, log_->fs_->ListDir(log_->dir_));
+    }
+  }
   std::vector<Offset> bases;
   std::vector<std::string> indexes;
   for (const auto& name : names) {
@@ -165,8 +240,7 @@ absl::Status LogLoader::CheckFlushedSegment(Segment& seg) {
 
 absl::StatusOr<bool> LogLoader::RecoverUnflushedSegment(Segment& seg, bool is_last,
                                                         std::optional<Offset> next_base,
-                                                        bool later_empty,
-                                                        Offset trusted_below) {
+                                                        bool later_empty, Offset trusted_below) {
   recovered_ = true;
   ASSIGN_OR_RETURN(SegmentRecovery r, seg.Recover(trusted_below));
   bool bad = !r.first_error.ok();
@@ -235,7 +309,8 @@ absl::Status LogLoader::Load() {
     Segment::OpenMode mode = options_.read_only ? Segment::OpenMode::kReadOnly
                              : last             ? Segment::OpenMode::kActive
                                                 : Segment::OpenMode::kSealed;
-    ASSIGN_OR_RETURN(auto seg, Segment::Open(log_->fs_, log_->dir_, bases[i], segment_options_, mode));
+    ASSIGN_OR_RETURN(auto seg,
+                     Segment::Open(log_->fs_, log_->dir_, bases[i], segment_options_, mode));
     list.push_back(std::move(seg));
   }
   // The first segment holding unflushed data: the one containing the recovery point.
@@ -256,9 +331,8 @@ absl::Status LogLoader::Load() {
     if (i + 1 < list.size()) next_base = list[i + 1]->base_offset();
     bool later_empty = true;
     for (size_t j = i + 1; j < list.size(); ++j) later_empty = later_empty && list[j]->empty();
-    ASSIGN_OR_RETURN(bool go_on,
-                     RecoverUnflushedSegment(*list[i], i + 1 == list.size(), next_base,
-                                             later_empty, options_.recovery_point));
+    ASSIGN_OR_RETURN(bool go_on, RecoverUnflushedSegment(*list[i], i + 1 == list.size(), next_base,
+                                                         later_empty, options_.recovery_point));
     if (!go_on) {
       keep = i + 1;
       break;
@@ -284,8 +358,8 @@ absl::Status LogLoader::Finish(SegmentList list) {
     if (options_.read_only) {
       return absl::NotFoundError(absl::StrCat("no segments in ", log.dir_));
     }
-    ASSIGN_OR_RETURN(auto seg, Segment::Create(log.fs_, log.dir_, options_.log_start_offset,
-                                               segment_options_));
+    ASSIGN_OR_RETURN(
+        auto seg, Segment::Create(log.fs_, log.dir_, options_.log_start_offset, segment_options_));
     list.push_back(std::move(seg));
     log.dir_needs_sync_ = true;
   }
@@ -327,8 +401,8 @@ absl::Status LogLoader::Finish(SegmentList list) {
   log.checkpoint_now_ = options_.checkpoint_now;
   log.last_flush_mono_ms_.store(log.clock_->MonotonicMs());
   RETURN_IF_ERROR(LoadEpochs());
-  log.producers_ = std::make_unique<ProducerStateManager>(
-      log.fs_, log.dir_, log.config().producer_id_expiration_ms);
+  log.producers_ = std::make_unique<ProducerStateManager>(log.fs_, log.dir_,
+                                                          log.config().producer_id_expiration_ms);
   if (!options_.read_only) {
     absl::MutexLock lock(&log.append_mu_);
     RETURN_IF_ERROR(log.LoadProducerStateLocked());

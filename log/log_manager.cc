@@ -1,16 +1,12 @@
 #include "log/log_manager.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/status.h"
-#include "index/checkpoint_file.h"
 
 namespace strata {
-
-std::string TopicPartition::DirName() const { return absl::StrCat(topic, "-", partition); }
 
 LogManager::LogManager(FileSystem* fs, Options options, Clock* clock)
     : fs_(fs), options_(std::move(options)), clock_(clock) {}
@@ -33,32 +29,20 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(
     RETURN_IF_ERROR(fs->SyncDir(m->options_.data_dir));
   }
   RETURN_IF_ERROR(m->LoadAll(configs));
+  LogManager* raw = m.get();
+  ASSIGN_OR_RETURN(m->cleaner_,
+                   CleanerManager::Open(fs, m->options_.data_dir, clock, m->options_.cleaner,
+                                        [raw] { return raw->Snapshot(); }));
   return m;
 }
 
 absl::StatusOr<std::map<TopicPartition, Offset>> LogManager::ReadOffsets(const char* name) {
-  std::map<TopicPartition, Offset> out;
-  auto lines = ReadCheckpointFile(fs_, JoinPath(options_.data_dir, name), 0, 3);
-  if (absl::IsNotFound(lines.status())) return out;
-  if (!lines.ok()) return lines.status();
-  for (const auto& line : *lines) {
-    int32_t partition;
-    int64_t offset;
-    if (!absl::SimpleAtoi(line[1], &partition) || !absl::SimpleAtoi(line[2], &offset)) {
-      return CorruptionError(absl::StrCat("malformed line in ", name));
-    }
-    out[{line[0], partition}] = Offset(offset);
-  }
-  return out;
+  return ReadOffsetCheckpoint(fs_, JoinPath(options_.data_dir, name));
 }
 
 absl::Status LogManager::WriteOffsets(const char* name,
                                       const std::map<TopicPartition, Offset>& offsets) {
-  std::vector<CheckpointLine> lines;
-  for (const auto& [tp, offset] : offsets) {
-    lines.push_back({tp.topic, absl::StrCat(tp.partition), absl::StrCat(offset.value())});
-  }
-  return WriteCheckpointFile(fs_, JoinPath(options_.data_dir, name), 0, lines);
+  return WriteOffsetCheckpoint(fs_, JoinPath(options_.data_dir, name), offsets);
 }
 
 absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartition&)>& configs) {
@@ -120,8 +104,9 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(const TopicPartitio
   if (shut_down_) return absl::FailedPreconditionError("log manager is shut down");
   auto it = logs_.find(tp);
   if (it != logs_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto log, Log::Open(fs_, JoinPath(options_.data_dir, tp.DirName()), config,
-                                       clock_, {.checkpoint_now = [this] { return WriteCheckpoints(); }}));
+  ASSIGN_OR_RETURN(auto log,
+                   Log::Open(fs_, JoinPath(options_.data_dir, tp.DirName()), config, clock_,
+                             {.checkpoint_now = [this] { return WriteCheckpoints(); }}));
   RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
   std::shared_ptr<Log> shared = std::move(log);
   logs_[tp] = shared;
@@ -139,6 +124,11 @@ absl::Status LogManager::Delete(const TopicPartition& tp) {
     logs_.erase(it);
     doomed = JoinPath(options_.data_dir, absl::StrCat(tp.DirName(), ".", ++delete_counter_, "-",
                                                       clock_->NowMs(), "-delete"));
+  }
+  // No cleaning may write into the directory while it is renamed and removed.
+  if (absl::Status s = cleaner_->Abort(tp); !s.ok()) {
+    // Only the checkpoint write failed: a stale entry is pruned at the next start.
+    LOG_EVENT(Warn, "log_manager.cleaner_checkpoint_failed").Kv("error", s.ToString());
   }
   RETURN_IF_ERROR(fs_->Rename(log->dir(), doomed));
   RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
@@ -189,9 +179,12 @@ absl::Status LogManager::WriteCheckpoints() {
 }
 
 void LogManager::StartBackground() {
-  absl::MutexLock lock(&mu_);
-  if (background_.joinable() || shut_down_) return;
-  background_ = std::thread([this] { BackgroundLoop(); });
+  {
+    absl::MutexLock lock(&mu_);
+    if (background_.joinable() || shut_down_) return;
+    background_ = std::thread([this] { BackgroundLoop(); });
+  }
+  cleaner_->Start();  // outside mu_: it reads the log snapshot
 }
 
 void LogManager::BackgroundLoop() {
@@ -227,6 +220,8 @@ absl::Status LogManager::Shutdown() {
     shut_down_ = true;
     stopping_ = true;
   }
+  // The cleaner first: a clean in progress stops at a segment boundary before the logs close.
+  if (cleaner_ != nullptr) cleaner_->Stop();
   if (background_.joinable()) background_.join();
   absl::Status first;
   for (const auto& [tp, log] : Snapshot()) {

@@ -3,12 +3,13 @@
 //
 //   <data-dir>/recovery-point-offset-checkpoint   "topic partition offset" lines
 //   <data-dir>/log-start-offset-checkpoint        "topic partition offset" lines
+//   <data-dir>/cleaner-offset-checkpoint          first dirty offset per compacted partition
 //   <data-dir>/.kafka_cleanshutdown                present only after a clean shutdown
 //   <data-dir>/<topic>-<partition>/               one Log each
 //
 //   LogManager::Options opts{.data_dir = "/var/lib/strata"};
 //   ASSIGN_OR_RETURN(auto manager, LogManager::Open(fs, opts, clock, defaults));
-//   manager->StartBackground();            // flush.ms, retention, checkpoints
+//   manager->StartBackground();            // flush.ms, retention, checkpoints, cleaner threads
 //   ASSIGN_OR_RETURN(Log* log, manager->GetOrCreate("orders", 0, topic_config));
 //   ...
 //   RETURN_IF_ERROR(manager->Shutdown());  // close logs, checkpoints, clean-shutdown marker
@@ -16,6 +17,10 @@
 // Startup: the marker is read and removed (so a crash from now on counts as unclean), every
 // partition directory is loaded with its checkpointed recovery point and log start offset, and
 // directories left by an interrupted topic deletion ("*-delete") are removed.
+//
+// Compaction: a CleanerManager (log/cleaner_manager.h) cleans the logs whose config has
+// cleanup.policy=compact; its threads start with StartBackground (if options.cleaner.enable),
+// stop first thing in Shutdown, and Delete aborts a partition's cleaning before its files go.
 //
 // Thread safety: all methods are thread-safe. Logs are shared: a caller keeps a log alive for as
 // long as it holds the shared_ptr, even across Delete() (whose files are gone by then).
@@ -33,24 +38,20 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/file.h"
+#include "log/cleaner_manager.h"
 #include "log/log.h"
+#include "log/offset_checkpoint.h"
 
 namespace strata {
-
-struct TopicPartition {
-  std::string topic;
-  int32_t partition = 0;
-  auto operator<=>(const TopicPartition&) const = default;
-  std::string DirName() const;
-};
 
 class LogManager {
  public:
   struct Options {
     std::string data_dir;
-    int64_t flush_check_interval_ms = 1000;            // log.flush.scheduler.interval.ms
-    int64_t retention_check_interval_ms = 300'000;     // log.retention.check.interval.ms
-    int64_t checkpoint_interval_ms = 60'000;           // log.flush.offset.checkpoint.interval.ms
+    int64_t flush_check_interval_ms = 1000;         // log.flush.scheduler.interval.ms
+    int64_t retention_check_interval_ms = 300'000;  // log.retention.check.interval.ms
+    int64_t checkpoint_interval_ms = 60'000;        // log.flush.offset.checkpoint.interval.ms
+    CleanerManager::Options cleaner;                // log.cleaner.*
   };
   static constexpr char kRecoveryPointFile[] = "recovery-point-offset-checkpoint";
   static constexpr char kLogStartFile[] = "log-start-offset-checkpoint";
@@ -73,9 +74,11 @@ class LogManager {
 
   // Background work, also callable directly (tests).
   void StartBackground();
-  absl::Status FlushDueLogs();         // flush.ms
-  absl::Status ApplyRetention();       // retention.ms / retention.bytes / log start offset
-  absl::Status WriteCheckpoints();     // recovery points and log start offsets
+  absl::Status FlushDueLogs();      // flush.ms
+  absl::Status ApplyRetention();    // retention.ms / retention.bytes / log start offset
+  absl::Status WriteCheckpoints();  // recovery points and log start offsets
+  // The compaction scheduler (never null): stats, CleanNow / CleanAllOnce for tests.
+  CleanerManager& cleaner() { return *cleaner_; }
 
   // Stops background work, closes every log (final flush), writes the checkpoints and then the
   // clean-shutdown marker. Idempotent.
@@ -101,6 +104,7 @@ class LogManager {
   int64_t delete_counter_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex checkpoint_mu_;  // serializes checkpoint writes
   std::thread background_;
+  std::unique_ptr<CleanerManager> cleaner_;
 };
 
 }  // namespace strata

@@ -41,19 +41,20 @@ Segment::Segment(FileSystem* fs, std::string dir, Offset base, SegmentOptions op
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem* fs, const std::string& dir,
                                                          Offset base_offset,
-                                                         const SegmentOptions& options) {
+                                                         const SegmentOptions& options,
+                                                         const std::string& file_suffix) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base_offset, options));
-  std::string log_path = JoinPath(dir, FileName(base_offset, ".log"));
+  std::string log_path = JoinPath(dir, FileName(base_offset, ".log") + file_suffix);
   // Never reuse a live segment's name: an existing .log is an error, not something to empty.
   ASSIGN_OR_RETURN(auto log, fs->Open(log_path, strata::OpenMode::kCreateExclusive));
   seg->log_ = std::move(log);
-  absl::Status s = seg->CreateIndexes();
+  absl::Status s = seg->CreateIndexes(file_suffix);
   if (!s.ok()) {
     // Leave nothing half-made behind (a full disk fails the index preallocation).
     seg->offset_index_.reset();
     seg->time_index_.reset();
     for (const char* suffix : {".log", ".index", ".timeindex"}) {
-      std::string path = JoinPath(dir, FileName(base_offset, suffix));
+      std::string path = JoinPath(dir, FileName(base_offset, suffix) + file_suffix);
       if (fs->Exists(path)) IgnoreError(fs->Remove(path), "best-effort cleanup after failure");
     }
     return s;
@@ -61,16 +62,16 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(FileSystem* fs, const s
   return seg;
 }
 
-absl::Status Segment::CreateIndexes() {
+absl::Status Segment::CreateIndexes(const std::string& ext) {
   for (const char* suffix : {".index", ".timeindex"}) {
-    std::string path = JoinPath(dir_, FileName(base_, suffix));
+    std::string path = JoinPath(dir_, FileName(base_, suffix) + ext);
     if (fs_->Exists(path)) RETURN_IF_ERROR(fs_->Remove(path));  // orphans of an earlier segment
   }
   ASSIGN_OR_RETURN(offset_index_,
-                   OffsetIndex::Open(fs_, JoinPath(dir_, FileName(base_, ".index")), base_,
+                   OffsetIndex::Open(fs_, JoinPath(dir_, FileName(base_, ".index") + ext), base_,
                                      options_.max_index_bytes, IndexMode::kActive));
   ASSIGN_OR_RETURN(time_index_,
-                   TimeIndex::Open(fs_, JoinPath(dir_, FileName(base_, ".timeindex")), base_,
+                   TimeIndex::Open(fs_, JoinPath(dir_, FileName(base_, ".timeindex") + ext), base_,
                                    options_.max_index_bytes, IndexMode::kActive));
   return absl::OkStatus();
 }
@@ -93,16 +94,17 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(FileSystem* fs, const std
   if (seg->index_missing_ && seg->read_only_) {
     return absl::NotFoundError(absl::StrCat("index files of ", seg->log_path(), " are missing"));
   }
-  ASSIGN_OR_RETURN(seg->offset_index_,
-                   OffsetIndex::Open(fs, index_path, base_offset, options.max_index_bytes,
-                                     ToIndexMode(mode)));
+  ASSIGN_OR_RETURN(
+      seg->offset_index_,
+      OffsetIndex::Open(fs, index_path, base_offset, options.max_index_bytes, ToIndexMode(mode)));
   ASSIGN_OR_RETURN(seg->time_index_, TimeIndex::Open(fs, time_path, base_offset,
-                                                      options.max_index_bytes, ToIndexMode(mode)));
+                                                     options.max_index_bytes, ToIndexMode(mode)));
   return seg;
 }
 
 absl::Status Segment::CheckIndexes() {
-  if (index_missing_) return CorruptionError(absl::StrCat("index files of ", log_path(), " were missing"));
+  if (index_missing_)
+    return CorruptionError(absl::StrCat("index files of ", log_path(), " were missing"));
   RETURN_IF_ERROR(offset_index_->Check(size_bytes()));
   RETURN_IF_ERROR(ComputeTailState(size_bytes()));
   return time_index_->Check(next_offset() - 1);
@@ -171,7 +173,7 @@ bool Segment::ShouldRoll(uint64_t batch_bytes, Offset last_offset, uint64_t segm
   if (size > 0 && size + batch_bytes > segment_bytes) return true;
   if (offset_index_->full() || time_index_->full()) return true;
   if (last_offset - base_ > INT32_MAX) return true;  // relative offsets must fit the indexes
-  return size + batch_bytes > UINT32_MAX;             // positions must fit the indexes
+  return size + batch_bytes > UINT32_MAX;            // positions must fit the indexes
 }
 
 absl::Status Segment::MaybeIndex(const BatchSummary& s) {
@@ -189,8 +191,9 @@ absl::Status Segment::Append(std::span<const uint8_t> batch, const BatchSummary&
   uint64_t pos = size_bytes();
   if (absl::Status s = log_->WriteAt(pos, batch); !s.ok()) {
     // Cut any partial write so the file ends on a batch boundary again.
-    IgnoreError(log_->Truncate(pos), "a failed cut leaves garbage past size_ that the next "
-                                     "append overwrites and recovery truncates");
+    IgnoreError(log_->Truncate(pos),
+                "a failed cut leaves garbage past size_ that the next "
+                "append overwrites and recovery truncates");
     return s;
   }
   BatchSummary placed = summary;
@@ -272,8 +275,8 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(Offset trusted_below) {
       error = view.status();
       if (error.ok() && view->base_offset() < next) {
         error = CorruptionError(absl::StrCat("batch at position ", pos, " has base offset ",
-                                             view->base_offset().value(), ", expected >= ",
-                                             next.value()));
+                                             view->base_offset().value(),
+                                             ", expected >= ", next.value()));
       }
     }
     if (!error.ok()) {
@@ -385,8 +388,8 @@ void Segment::ForgetBoundaries() {
 absl::StatusOr<std::optional<uint64_t>> Segment::FindBatchStart(Offset target) const {
   int64_t rel = target - base_;
   if (rel >= 0 && rel < INT32_MAX) {
-    uint64_t packed = boundaries_[static_cast<size_t>(rel) % kBoundarySlots].load(
-        std::memory_order_acquire);
+    uint64_t packed =
+        boundaries_[static_cast<size_t>(rel) % kBoundarySlots].load(std::memory_order_acquire);
     if ((packed >> 32) == static_cast<uint64_t>(rel + 1) && (packed & UINT32_MAX) < size_bytes()) {
       return std::optional<uint64_t>(packed & UINT32_MAX);
     }

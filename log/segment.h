@@ -67,11 +67,11 @@ inline constexpr size_t kSummaryHeaderBytes = batch_format::kHeaderSize;
 
 // Outcome of Segment::Recover.
 struct SegmentRecovery {
-  uint64_t scanned_from = 0;     // where validation started (0 unless a flushed prefix was kept)
-  uint64_t valid_bytes = 0;      // bytes of whole, valid batches from the start
-  uint64_t invalid_bytes = 0;    // bytes after them (torn tail or corruption)
+  uint64_t scanned_from = 0;   // where validation started (0 unless a flushed prefix was kept)
+  uint64_t valid_bytes = 0;    // bytes of whole, valid batches from the start
+  uint64_t invalid_bytes = 0;  // bytes after them (torn tail or corruption)
   int64_t batches = 0;
-  absl::Status first_error;      // why the scan stopped early (OK if it did not)
+  absl::Status first_error;  // why the scan stopped early (OK if it did not)
   // The first bad batch is incomplete or has an impossible length (what an interrupted write or
   // lost pages leave), as opposed to a complete batch that fails its CRC or magic check.
   bool torn = false;
@@ -81,10 +81,12 @@ class Segment {
  public:
   static std::string FileName(Offset base_offset, absl::string_view suffix);  // 20 digits
 
-  // Creates empty files (replacing leftovers) for a new active segment.
+  // Creates empty files (replacing leftovers) for a new active segment. `file_suffix` is
+  // appended to the three file names (".cleaned": a segment the cleaner is writing).
   static absl::StatusOr<std::unique_ptr<Segment>> Create(FileSystem* fs, const std::string& dir,
                                                          Offset base_offset,
-                                                         const SegmentOptions& options);
+                                                         const SegmentOptions& options,
+                                                         const std::string& file_suffix = "");
   // Opens existing files. kActive preallocates the indexes for appends; kReadOnly opens every
   // file read-only (tools). Missing index files are created empty. The segment is not usable
   // until CheckIndexes() or Recover() has run.
@@ -176,7 +178,7 @@ class Segment {
  private:
   Segment(FileSystem* fs, std::string dir, Offset base, SegmentOptions options);
   absl::Status MaybeIndex(const BatchSummary& summary);
-  absl::Status CreateIndexes();
+  absl::Status CreateIndexes(const std::string& file_suffix);
   absl::Status ComputeTailState(uint64_t end);
   // Batch-boundary hints: (offset relative to base + 1) << 32 | position, 0 = empty. Written by
   // the appender and by readers (where their slices end), one atomic word each, so a reader

@@ -186,6 +186,7 @@ absl::Status BrokerConfig::Set(absl::string_view name, absl::string_view value) 
   }
   bool known = false;
   RETURN_IF_ERROR(SetGroupProperty(name, value, &known));
+  if (!known) RETURN_IF_ERROR(SetCleanerProperty(name, value, &known));
   if (!known) unknown_.push_back(std::string(name));
   return absl::OkStatus();
 }
@@ -220,7 +221,30 @@ absl::Status BrokerConfig::SetGroupProperty(absl::string_view name, absl::string
     return Int(name, value, 1, 100000, &g.num_partitions);
   }
   if (name == "offsets.topic.segment.bytes") {
-    return Int<int64_t>(name, value, 1 << 20, INT32_MAX, &g.segment_bytes);
+    // Kafka allows any positive size; segment.bytes' own minimum is 14.
+    return Int<int64_t>(name, value, 14, INT32_MAX, &g.segment_bytes);
+  }
+  *known = false;
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConfig::SetCleanerProperty(absl::string_view name, absl::string_view value,
+                                              bool* known) {
+  *known = true;
+  if (name == "log.cleaner.enable") return Bool(name, value, &cleaner_enable);
+  if (name == "log.cleaner.threads") return Int(name, value, 1, 64, &cleaner_threads);
+  if (name == "log.cleaner.dedupe.buffer.size") {
+    return Int<int64_t>(name, value, 1 << 20, INT64_MAX, &cleaner_dedupe_buffer_bytes);
+  }
+  if (name == "log.cleaner.io.max.bytes.per.second") {
+    double d;
+    if (!absl::SimpleAtod(value, &d) || !(d > 0)) return Bad(name, value, "expected a number > 0");
+    // Kafka's default is Double.MAX_VALUE: no throttle.
+    cleaner_io_max_bytes_per_second = d >= 1e300 ? 0 : d;
+    return absl::OkStatus();
+  }
+  if (name == "log.cleaner.backoff.ms") {
+    return Int<int64_t>(name, value, 0, INT64_MAX, &cleaner_backoff_ms);
   }
   *known = false;
   return absl::OkStatus();

@@ -71,7 +71,15 @@ class BrokerConfig {
   int64_t flush_scheduler_interval_ms = 1000;    // log.flush.scheduler.interval.ms
   int64_t checkpoint_interval_ms = 60000;        // log.flush.offset.checkpoint.interval.ms
   int64_t shutdown_grace_ms = 30000;             // strata.shutdown.grace.ms
-  GroupConfig group;                             // group.*, offsets.*
+  // Log compaction (log/cleaner_manager.h). The topic-config defaults
+  // log.cleaner.{min.cleanable.ratio, delete.retention.ms, min.compaction.lag.ms,
+  // max.compaction.lag.ms} go to TopicConfig like the other log.* defaults.
+  bool cleaner_enable = true;                       // log.cleaner.enable
+  int32_t cleaner_threads = 1;                      // log.cleaner.threads
+  int64_t cleaner_dedupe_buffer_bytes = 134217728;  // log.cleaner.dedupe.buffer.size
+  double cleaner_io_max_bytes_per_second = 0;       // log.cleaner.io.max.bytes.per.second
+  int64_t cleaner_backoff_ms = 15000;               // log.cleaner.backoff.ms
+  GroupConfig group;                                // group.*, offsets.*
 
   const HostPort& advertised_or_listen() const {
     return advertised.port != 0 ? advertised : listen;
@@ -88,6 +96,7 @@ class BrokerConfig {
 
  private:
   absl::Status SetGroupProperty(absl::string_view name, absl::string_view value, bool* known);
+  absl::Status SetCleanerProperty(absl::string_view name, absl::string_view value, bool* known);
 
   std::map<std::string, std::string> log_defaults_;  // topic config name -> value
   std::vector<std::string> unknown_;

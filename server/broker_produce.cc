@@ -1,6 +1,7 @@
 // Produce and InitProducerId.
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/status.h"
 #include "log/append_error.h"
 #include "log/record_batch.h"
 #include "protocol/errors.h"
@@ -21,6 +22,20 @@ struct PartitionResult {
   std::string message;
   AppendInfo info;
 };
+
+// Kafka's LogValidator: a compacted topic keeps the latest record per key, so every record
+// needs one (an empty key is a key; a null one is not).
+absl::Status CheckKeysForCompaction(const RecordBatchView& batch, size_t max_decompressed_bytes) {
+  ASSIGN_OR_RETURN(RecordReader reader, batch.Records(max_decompressed_bytes));
+  Record r;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, reader.Next(&r));
+    if (!more) return absl::OkStatus();
+    if (!r.key.has_value()) {
+      return absl::InvalidArgumentError("Compacted topic cannot accept message without key");
+    }
+  }
+}
 
 // Checks the records of one partition the way Kafka's LogValidator does for a v2 producer:
 // exactly one batch, CRC, structure, codec allowed by the request version, size limit.
@@ -54,10 +69,14 @@ PartitionResult ValidateBatch(const protocol::Records& records, int16_t version,
   }
   if (view->is_control())
     return fail(ErrorCode::kInvalidRecord, "clients may not send control batches");
-  if (absl::Status s = view->ValidateRecords(
-          /*strict=*/true, 4 * static_cast<size_t>(config.max_message_bytes) + (1 << 20));
-      !s.ok()) {
+  const size_t max_decompressed = 4 * static_cast<size_t>(config.max_message_bytes) + (1 << 20);
+  if (absl::Status s = view->ValidateRecords(/*strict=*/true, max_decompressed); !s.ok()) {
     return fail(ErrorCode::kInvalidRecord, std::string(s.message()));
+  }
+  if (config.cleanup_compact) {
+    if (absl::Status s = CheckKeysForCompaction(*view, max_decompressed); !s.ok()) {
+      return fail(ErrorCode::kInvalidRecord, std::string(s.message()));
+    }
   }
   if (config.message_timestamp_difference_max_ms != LogConfig::kNever &&
       config.timestamp_type == TimestampType::kCreateTime &&

@@ -33,10 +33,18 @@ absl::StatusOr<std::unique_ptr<PartitionManager>> PartitionManager::Open(FileSys
   std::unique_ptr<PartitionManager> pm(new PartitionManager(config));
   ASSIGN_OR_RETURN(pm->topics_, TopicStore::Open(fs, config.data_dir));
   PartitionManager* raw = pm.get();
-  LogManager::Options options{.data_dir = config.data_dir,
-                              .flush_check_interval_ms = config.flush_scheduler_interval_ms,
-                              .retention_check_interval_ms = config.retention_check_interval_ms,
-                              .checkpoint_interval_ms = config.checkpoint_interval_ms};
+  LogManager::Options options{
+      .data_dir = config.data_dir,
+      .flush_check_interval_ms = config.flush_scheduler_interval_ms,
+      .retention_check_interval_ms = config.retention_check_interval_ms,
+      .checkpoint_interval_ms = config.checkpoint_interval_ms,
+      .cleaner = {
+          .enable = config.cleaner_enable,
+          .threads = config.cleaner_threads,
+          .dedupe_buffer_bytes = static_cast<uint64_t>(config.cleaner_dedupe_buffer_bytes),
+          .io_max_bytes_per_second = config.cleaner_io_max_bytes_per_second,
+          .backoff_ms = config.cleaner_backoff_ms,
+      }};
   ASSIGN_OR_RETURN(pm->logs_, LogManager::Open(fs, options, clock, [raw](const TopicPartition& tp) {
                      auto c = raw->EffectiveConfig(tp.topic);
                      return c.ok() ? *c : LogConfig();
@@ -165,6 +173,7 @@ absl::Status PartitionManager::SetTopicConfigs(absl::string_view name,
     auto it = partitions_.find(TopicPartition{topic->name, p});
     if (it != partitions_.end()) it->second->log().UpdateConfig(config);
   }
+  if (config.cleanup_compact) logs_->cleaner().Wake();  // e.g. cleanup.policy became compact
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@ using Argv = std::vector<std::string>;
 int LogDump(const Argv& args);      // strata log dump
 int LogVerify(const Argv& args);    // strata log verify
 int LogGenerate(const Argv& args);  // strata log generate
+int LogCompact(const Argv& args);   // strata log compact
 int Serve(const Argv& args);        // strata serve
 int Topic(const Argv& args);        // strata topic create|list|describe|delete|alter-config|...
 int Produce(const Argv& args);      // strata produce

@@ -25,6 +25,7 @@ constexpr char kUsage[] =
     "  log dump <file|dir>     print batches, records and index entries (like kafka-dump-log)\n"
     "  log verify <dir>        check CRCs, offsets, indexes and checkpoints; exit 1 on problems\n"
     "  log generate <data-dir> write a partition of generated records\n"
+    "  log compact <dir>       compact a partition offline (broker stopped); --dry-run\n"
     "\n"
     "Run 'strata <command> --help' for a command's flags.\n";
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
       {"dump", strata::tools::LogDump},
       {"verify", strata::tools::LogVerify},
       {"generate", strata::tools::LogGenerate},
+      {"compact", strata::tools::LogCompact},
   };
   if (args.size() >= 2 && args[0] == "log") {
     auto it = log_commands.find(args[1]);

@@ -97,8 +97,8 @@ TEST(TopicStoreTest, PersistsTopicsAndValidatesNames) {
   EXPECT_EQ(t->partitions, 3);
   EXPECT_EQ(t->configs.at("retention.ms"), "1000");
   EXPECT_FALSE((*store)->Get("gone").has_value());
-  for (const std::string& bad : std::vector<std::string>{"", ".", "..", "a/b", "with space",
-                                                         std::string(250, 'x')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".", "..", "a/b", "with space", std::string(250, 'x')}) {
     EXPECT_FALSE(ValidateTopicName(bad).ok()) << bad;
   }
   EXPECT_TRUE(ValidateTopicName("my-topic_1.v2").ok());
@@ -116,6 +116,49 @@ TEST(ProducerIdsTest, UniqueAcrossRestarts) {
   int64_t next = *(*ids)->Next();
   EXPECT_EQ(first, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_GE(next, ProducerIds::kBlockSize) << "a restart never reuses an id";
+}
+
+TEST(BrokerConfigTest, CleanerSettings) {
+  BrokerConfig c;
+  EXPECT_TRUE(c.cleaner_enable);
+  EXPECT_EQ(c.cleaner_threads, 1);
+  EXPECT_EQ(c.cleaner_dedupe_buffer_bytes, 134217728);
+  EXPECT_EQ(c.cleaner_io_max_bytes_per_second, 0);
+  EXPECT_EQ(c.cleaner_backoff_ms, 15000);
+  ASSERT_TRUE(c.Set("log.cleaner.enable", "false").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.threads", "2").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.dedupe.buffer.size", "16777216").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.io.max.bytes.per.second", "1048576.5").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.backoff.ms", "100").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.min.cleanable.ratio", "0.25").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.delete.retention.ms", "1000").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.min.compaction.lag.ms", "5").ok());
+  ASSERT_TRUE(c.Set("log.cleaner.max.compaction.lag.ms", "600000").ok());
+  ASSERT_TRUE(c.Set("offsets.topic.segment.bytes", "16384").ok());
+  EXPECT_TRUE(c.unknown_properties().empty());
+  EXPECT_FALSE(c.cleaner_enable);
+  EXPECT_EQ(c.cleaner_threads, 2);
+  EXPECT_EQ(c.cleaner_dedupe_buffer_bytes, 16777216);
+  EXPECT_EQ(c.cleaner_io_max_bytes_per_second, 1048576.5);
+  EXPECT_EQ(c.cleaner_backoff_ms, 100);
+  EXPECT_EQ(c.group.segment_bytes, 16384);
+  auto topic = c.TopicConfig({{"min.cleanable.dirty.ratio", "0.75"}});
+  ASSERT_TRUE(topic.ok()) << topic.status();
+  EXPECT_EQ(topic->min_cleanable_dirty_ratio, 0.75) << "the topic override wins";
+  EXPECT_EQ(topic->delete_retention_ms, 1000);
+  EXPECT_EQ(topic->min_compaction_lag_ms, 5);
+  EXPECT_EQ(topic->max_compaction_lag_ms, 600000);
+  topic = c.TopicConfig({});
+  ASSERT_TRUE(topic.ok());
+  EXPECT_EQ(topic->min_cleanable_dirty_ratio, 0.25);
+  // Kafka's default for the throttle is Double.MAX_VALUE: unlimited.
+  ASSERT_TRUE(c.Set("log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308").ok());
+  EXPECT_EQ(c.cleaner_io_max_bytes_per_second, 0);
+  EXPECT_FALSE(c.Set("log.cleaner.threads", "0").ok());
+  EXPECT_FALSE(c.Set("log.cleaner.enable", "yes").ok());
+  EXPECT_FALSE(c.Set("log.cleaner.dedupe.buffer.size", "1000").ok());
+  EXPECT_FALSE(c.Set("log.cleaner.io.max.bytes.per.second", "-1").ok());
+  EXPECT_FALSE(c.Set("log.cleaner.min.cleanable.ratio", "2").ok());
 }
 
 }  // namespace
