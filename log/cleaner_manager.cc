@@ -103,6 +103,12 @@ void CleanerManager::ThreadLoop(int index) {
   }
 }
 
+int64_t CleanerManager::HorizonLocked(const TopicPartition& tp) const {
+  auto st = states_.find(tp);
+  if (st == states_.end() || !st->second.last.has_value()) return INT64_MAX;
+  return st->second.last->next_horizon_ms;
+}
+
 Offset CleanerManager::FirstDirtyLocked(const TopicPartition& tp) const {
   auto it = checkpoint_.find(tp);
   return it == checkpoint_.end() ? Offset(0) : it->second;
@@ -113,6 +119,7 @@ std::optional<CleanerManager::Candidate> CleanerManager::Pick(
   for (int attempt = 0; attempt < 8; ++attempt) {
     uint64_t generation;
     std::map<TopicPartition, Offset> first_dirty;
+    std::map<TopicPartition, int64_t> horizon;
     {
       // The generation is read before the snapshot: an Abort after this point is noticed below.
       absl::MutexLock lock(&mu_);
@@ -130,6 +137,7 @@ std::optional<CleanerManager::Candidate> CleanerManager::Pick(
           continue;
         }
         first_dirty[tp] = FirstDirtyLocked(tp);
+        horizon[tp] = HorizonLocked(tp);
       }
     }
     std::optional<Candidate> best;
@@ -145,8 +153,10 @@ std::optional<CleanerManager::Candidate> CleanerManager::Pick(
         RecordFailure(tp, range.status());
         continue;
       }
-      if (range->dirty_bytes == 0 || range->end <= range->first_dirty) continue;
-      if (!range->overdue && range->dirty_ratio() < config.min_cleanable_dirty_ratio) continue;
+      range->tombstones_due = horizon[tp] <= clock_->NowMs();
+      bool dirty = range->dirty_bytes > 0 && range->end > range->first_dirty &&
+                   (range->overdue || range->dirty_ratio() >= config.min_cleanable_dirty_ratio);
+      if (!dirty && !range->tombstones_due) continue;  // due tombstones: ratio 0, picked last
       if (!best.has_value() || range->dirty_ratio() > best->range.dirty_ratio()) {
         best = Candidate{tp, log, *range};
       }
@@ -283,6 +293,7 @@ absl::StatusOr<CleanStats> CleanerManager::CleanNow(const TopicPartition& tp) {
     return absl::FailedPreconditionError(absl::StrCat(tp.DirName(), " is not compacted"));
   }
   Offset first_dirty;
+  int64_t horizon = INT64_MAX;
   {
     absl::MutexLock lock(&mu_);
     auto idle = [this, &tp]()
@@ -291,9 +302,11 @@ absl::StatusOr<CleanStats> CleanerManager::CleanNow(const TopicPartition& tp) {
     if (aborting_.count(tp)) return absl::CancelledError(absl::StrCat(tp.DirName(), " aborted"));
     in_progress_.insert(tp);
     first_dirty = FirstDirtyLocked(tp);
+    horizon = HorizonLocked(tp);
   }
   if (first_dirty > log->log_end_offset()) first_dirty = log->log_start_offset();
   auto range = CleanableRangeOf(*log, first_dirty, clock_->NowMs());
+  if (range.ok()) range->tombstones_due = horizon <= clock_->NowMs();
   if (!range.ok()) {
     absl::MutexLock lock(&mu_);
     in_progress_.erase(tp);

@@ -16,7 +16,9 @@
 // (max.compaction.lag.ms), and clean it with the thread's own Cleaner. The new first dirty
 // offset (CleanStats::next_dirty) is then written to `<data-dir>/cleaner-offset-checkpoint`
 // ("topic partition offset" lines, log/offset_checkpoint.h). A thread with nothing to clean
-// sleeps `backoff_ms` on a condition (woken at once by Stop or Wake).
+// sleeps `backoff_ms` on a condition (woken at once by Stop or Wake). A log whose last clean
+// left tombstones is also picked (last) once their earliest delete horizon has passed, so they
+// go without waiting for new writes (the horizon is remembered in memory only).
 //
 // Failures: a log that fails to clean is logged (cleaner.clean_failed, with the error) and not
 // picked again for backoff_ms, doubling with each consecutive failure up to
@@ -137,6 +139,9 @@ class CleanerManager {
   // Writes the checkpoint as it is now (serialized by checkpoint_write_mu_, taken before mu_).
   absl::Status PersistCheckpoint();
   Offset FirstDirtyLocked(const TopicPartition& tp) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest delete horizon the last clean left (INT64_MAX: none or unknown since start):
+  // once it passes, the log is cleaned again even with nothing dirty (tombstones_due).
+  int64_t HorizonLocked(const TopicPartition& tp) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ShouldStop(const TopicPartition& tp) const;
 
   FileSystem* fs_;

@@ -107,6 +107,32 @@ TEST_F(CleanerManagerTest, CleansACompactedLogToItsLatestValues) {
   EXPECT_TRUE(m->cleaner().CleanAllOnce().cleaned.empty());
 }
 
+TEST_F(CleanerManagerTest, TombstonesGoOnceTheirHorizonPassesWithoutNewWrites) {
+  compact_.delete_retention_ms = 5000;
+  auto m = Open();
+  auto log = Create(*m, "kv");
+  Overwrite(*log, 5, 3);
+  RecordBatchBuilder b;
+  b.Add("key-0", std::nullopt, clock_.NowMs());
+  std::string batch = *b.Build();
+  ASSERT_TRUE(log->Append(Mutable(batch), {}).ok());
+  ASSERT_TRUE(log->Roll().ok());
+  ASSERT_EQ(m->cleaner().CleanAllOnce().cleaned.size(), 1u);
+  EXPECT_EQ(m->cleaner().Stats()[kKv].last->next_horizon_ms, clock_.NowMs() + 5000);
+  int64_t records = 0;
+  Latest(*log, &records);
+  EXPECT_EQ(records, 5) << "four values and the tombstone";
+  clock_.AdvanceMs(4000);
+  EXPECT_TRUE(m->cleaner().CleanAllOnce().cleaned.empty()) << "before the horizon";
+  clock_.AdvanceMs(1000);
+  ASSERT_EQ(m->cleaner().CleanAllOnce().cleaned.size(), 1u) << "nothing dirty, horizon passed";
+  EXPECT_EQ(m->cleaner().Stats()[kKv].last->tombstones_dropped, 1);
+  auto latest = Latest(*log, &records);
+  EXPECT_EQ(records, 4);
+  EXPECT_FALSE(latest.contains("key-0"));
+  EXPECT_TRUE(m->cleaner().CleanAllOnce().cleaned.empty()) << "no horizon left";
+}
+
 TEST_F(CleanerManagerTest, PicksTheDirtiestLogFirstAndSkipsUncompactedLogs) {
   LogConfig plain;
   plain.segment_bytes = 4096;
