@@ -15,6 +15,8 @@ PACKAGES=(
   libbenchmark-dev                          # perf/ micro-benchmarks
   librdkafka-dev kcat                       # real Kafka clients for interop tests and fixtures
   python3-confluent-kafka python3-kafka     # Python Kafka clients in interop tests
+  libcurl4-openssl-dev nlohmann-json3-dev   # etcd v3 JSON gateway client (replication/etcd_store)
+  etcd-server                               # real etcd for the MetadataStore conformance tests
   clang-format                              # style checks
 )
 
