@@ -124,9 +124,12 @@ class Cleaner {
   struct GroupOutput;
 
   // Calls fn on every batch of `seg` in order, reading io_buffer_bytes at a time (throttled);
-  // a batch that fails its CRC or framing is DataLoss.
-  absl::Status ForEachBatchIn(const Segment& seg, const BatchFn& fn);
+  // a batch that fails its framing (or its CRC, when `verify_crc`) is DataLoss. The map pass
+  // skips the CRC: every batch it reads is read again, CRC-checked, by the rewrite.
+  absl::Status ForEachBatchIn(const Segment& seg, const BatchFn& fn, bool verify_crc = true);
   absl::StatusOr<uint64_t> CountRecords(const SegmentList& segs);
+  // Puts the keys of `batch`'s records at or after `from`; sets *full when the map refuses one.
+  absl::Status PutKeys(const RecordBatchView& batch, Offset from, bool* full);
   // Fills the map from the dirty section starting at `from`; returns where the pass ends (a
   // segment boundary <= end).
   absl::StatusOr<Offset> BuildMap(const Log& log, Offset from, Offset end, CleanStats* stats,

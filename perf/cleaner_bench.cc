@@ -122,14 +122,19 @@ void BM_Clean(benchmark::State& state) {
   double clean_seconds = 0, raw_seconds = 0;
   uint64_t input = 0, output = 0;
   CleanStats stats;
+  // One cleaner for all iterations, as a cleaner thread keeps its offset map (the first touch
+  // of its pages is paid once per thread, not per clean).
+  Cleaner cleaner(Clock::System(), {});
   for (auto _ : state) {
     state.PauseTiming();
     std::filesystem::remove_all(dir);
     std::filesystem::copy(t.dir, dir);
+    // The copy is flushed data in a broker; unsynced, its writeback would land on the clean's
+    // fsyncs (ext4 data=ordered journal commits).
+    sync();
     auto log = Log::Open(FileSystem::Default(), dir, CompactConfig(), Clock::System(),
                          {.recovery_point = t.end, .clean_shutdown = true});
     if (!log.ok()) abort();
-    Cleaner cleaner(Clock::System(), {});
     state.ResumeTiming();
     int64_t start = bench::NowNs();
     auto range = CleanableRangeOf(**log, Offset(0), Clock::System()->NowMs());
