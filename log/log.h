@@ -186,6 +186,10 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status TruncateFullyAndStartAtLocked(Offset offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  absl::StatusOr<Offset> TruncateToLocked(Offset offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  // One attempt of Read; it may fail spuriously while a truncation cuts the bytes it scans.
+  absl::StatusOr<ReadResult> ReadOnce(Offset offset, uint64_t max_bytes, Offset max_offset,
+                                      bool min_one_batch) const;
   absl::Status RebaseEmptyActiveLocked(Offset base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // After a truncation: make the cut durable and tell the owner to checkpoint the lowered
   // recovery point (a stale checkpoint would vouch for bytes written after the cut).
@@ -215,6 +219,9 @@ class Log {
   int64_t unflushed_messages_ ABSL_GUARDED_BY(append_mu_) = 0;
   // Bumped by every truncation: a flush that raced one must not advance the recovery point.
   uint64_t truncations_ ABSL_GUARDED_BY(append_mu_) = 0;
+  // Odd while a truncation cuts files in place, bumped again when it is done (a sequence lock):
+  // a reader whose scan failed while it changed retries instead of reporting corruption.
+  std::atomic<uint64_t> truncation_seq_{0};
   bool dir_needs_sync_ ABSL_GUARDED_BY(append_mu_) = false;
   // A committed swap failed half-way: no more swaps until Open completes it.
   bool swap_pending_ ABSL_GUARDED_BY(append_mu_) = false;

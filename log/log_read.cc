@@ -1,5 +1,7 @@
 // Log: the lock-free read side (fetch, ListOffsets).
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/bytes.h"
@@ -65,6 +67,25 @@ absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> FirstRecord(const 
 
 absl::StatusOr<ReadResult> Log::Read(Offset offset, uint64_t max_bytes, Offset max_offset,
                                      bool min_one_batch) const {
+  // A truncation (followers only) cuts the active segment in place: a scan that overlapped one
+  // may see a short file or bytes of a newer batch. Such a failure is retried; one that happens
+  // with no truncation around it is real.
+  // Truncations are rare (a follower after a leader change), so waiting one out is fine.
+  constexpr int kAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    uint64_t seq = truncation_seq_.load(std::memory_order_acquire);
+    auto r = ReadOnce(offset, max_bytes, max_offset, min_one_batch);
+    if (r.ok() || absl::IsOutOfRange(r.status()) || attempt == kAttempts) return r;
+    if ((seq & 1) == 0 && truncation_seq_.load(std::memory_order_acquire) == seq) return r;
+    for (int spins = 0; (truncation_seq_.load(std::memory_order_acquire) & 1) != 0; ++spins) {
+      if (spins > 20'000) return r;  // ~1 s: a truncation stuck in I/O; report what we saw
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+absl::StatusOr<ReadResult> Log::ReadOnce(Offset offset, uint64_t max_bytes, Offset max_offset,
+                                         bool min_one_batch) const {
   ReadResult result;
   // Order matters: the end offset first, then the segments, so every byte below it is visible.
   result.log_end_offset = log_end_offset();

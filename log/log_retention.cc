@@ -84,9 +84,26 @@ absl::StatusOr<Offset> Log::DeleteRecordsBefore(Offset offset) {
   return offset;
 }
 
+namespace {
+// Marks a truncation in progress for readers (Log::truncation_seq_ is odd while it lives).
+class TruncationMark {
+ public:
+  explicit TruncationMark(std::atomic<uint64_t>* seq) : seq_(seq) { seq_->fetch_add(1); }
+  ~TruncationMark() { seq_->fetch_add(1); }
+
+ private:
+  std::atomic<uint64_t>* seq_;
+};
+}  // namespace
+
 absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   if (read_only_) return absl::FailedPreconditionError("log opened read-only");
   absl::MutexLock lock(&append_mu_);
+  TruncationMark mark(&truncation_seq_);
+  return TruncateToLocked(offset);
+}
+
+absl::StatusOr<Offset> Log::TruncateToLocked(Offset offset) {
   Offset end = log_end_offset();
   if (offset >= end) return end;
   auto list = segments();
@@ -126,6 +143,7 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
 absl::Status Log::TruncateFullyAndStartAt(Offset offset) {
   if (read_only_) return absl::FailedPreconditionError("log opened read-only");
   absl::MutexLock lock(&append_mu_);
+  TruncationMark mark(&truncation_seq_);
   return TruncateFullyAndStartAtLocked(offset);
 }
 
