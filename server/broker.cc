@@ -1,11 +1,6 @@
 #include "server/broker.h"
 
-#include <random>
-
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "protocol/api.h"
@@ -80,6 +75,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
                                                       Clock* clock) {
   std::unique_ptr<Broker> b(new Broker(fs, std::move(config), clock));
   RETURN_IF_ERROR(fs->CreateDirs(b->config_.data_dir));
+  RETURN_IF_ERROR(b->OpenClusterStore());
   RETURN_IF_ERROR(b->LoadMetaProperties());
   ASSIGN_OR_RETURN(b->partitions_, PartitionManager::Open(fs, b->config_, clock));
   ASSIGN_OR_RETURN(b->producer_ids_, ProducerIds::Open(fs, b->config_.data_dir));
@@ -108,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
   HostPort advertised = b->config_.advertised_or_listen();
   if (advertised.port == 0) advertised.port = b->network_->port();
   b->config_.advertised = advertised;
+  RETURN_IF_ERROR(b->JoinCluster());
   LOG_EVENT(Info, "broker.started")
       .Kv("broker_id", b->config_.broker_id)
       .Kv("listen", HostPort{b->config_.listen.host, b->network_->port()}.ToString())
@@ -132,6 +129,8 @@ absl::Status Broker::Shutdown() {
   shut_down_ = true;
   LOG_EVENT(Info, "broker.stopping").Kv("grace_ms", config_.shutdown_grace_ms);
   shutting_down_.store(true);
+  // Deregister first: the controller role moves to another broker at once.
+  if (membership_) membership_->Stop();
   ExpireDelayedFetches();
   if (coordinator_) coordinator_->Unload();
   if (network_) network_->Shutdown(config_.shutdown_grace_ms);
@@ -145,30 +144,6 @@ absl::Status Broker::Shutdown() {
 
 // meta.properties, as Kafka writes it: the broker id and cluster id this data directory belongs
 // to. A data directory written by another broker id is refused.
-absl::Status Broker::LoadMetaProperties() {
-  std::string path = JoinPath(config_.data_dir, "meta.properties");
-  if (!fs_->Exists(path)) {
-    std::mt19937_64 rng(std::random_device{}());
-    std::string raw(16, '\0');
-    for (char& c : raw) c = static_cast<char>(rng());
-    cluster_id_ = absl::WebSafeBase64Escape(raw);
-    return WriteFileAtomically(fs_, path,
-                               absl::StrCat("version=0\nbroker.id=", config_.broker_id,
-                                            "\ncluster.id=", cluster_id_, "\n"));
-  }
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs_, path));
-  int32_t id = -1;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::ConsumePrefix(&line, "cluster.id=")) cluster_id_ = std::string(line);
-    if (absl::ConsumePrefix(&line, "broker.id=") && !absl::SimpleAtoi(line, &id)) id = -1;
-  }
-  if (id != config_.broker_id || cluster_id_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " belongs to broker.id ", id, " (cluster ", cluster_id_, "); this broker is ",
-        config_.broker_id, ". Use another --data-dir or the matching --broker-id."));
-  }
-  return absl::OkStatus();
-}
 
 void Broker::Reject(const RequestContext& ctx, const absl::Status& why) {
   LOG_EVENT(Warn, "request.rejected")

@@ -20,6 +20,8 @@
 #include "common/file.h"
 #include "protocol/header.h"
 #include "protocol/reader.h"
+#include "replication/cluster_membership.h"
+#include "replication/metadata_store.h"
 #include "server/broker_config.h"
 #include "server/flush_service.h"
 #include "server/group_coordinator.h"
@@ -66,6 +68,8 @@ class Broker : public FrameHandler {
   const std::string& cluster_id() const { return cluster_id_; }
   const BrokerConfig& config() const { return config_; }
   PartitionManager& partitions() { return *partitions_; }
+  // The broker's place in the cluster; nullptr with the embedded metadata store (one broker).
+  const ClusterMembership* membership() const { return membership_.get(); }
 
   // Encodes `body` as the response to `ctx` and sends it.
   template <typename Body>
@@ -74,7 +78,12 @@ class Broker : public FrameHandler {
  private:
   Broker(FileSystem* fs, BrokerConfig config, Clock* clock)
       : fs_(fs), config_(std::move(config)), clock_(clock) {}
+  // Reads (or, for a new data dir, writes) meta.properties. With a cluster store the cluster id
+  // is the cluster's (the first broker's), and a data dir of another cluster is refused.
   absl::Status LoadMetaProperties();
+  // Cluster mode (--metadata etcd://...): opens the store; registration comes after listening.
+  absl::Status OpenClusterStore();
+  absl::Status JoinCluster();
 
   void Dispatch(RequestContext& ctx, std::span<uint8_t> frame, protocol::Reader& body);
   void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);
@@ -121,6 +130,9 @@ class Broker : public FrameHandler {
   BrokerConfig config_;
   Clock* clock_;
   std::string cluster_id_;
+  // Cluster mode only; the membership goes before the store it uses.
+  std::unique_ptr<MetadataStore> metadata_store_;
+  std::unique_ptr<ClusterMembership> membership_;
   std::unique_ptr<PartitionManager> partitions_;
   std::unique_ptr<ProducerIds> producer_ids_;
   std::unique_ptr<FlushService> flusher_;

@@ -134,6 +134,27 @@ absl::Status BrokerConfig::Set(absl::string_view name, absl::string_view value) 
     return absl::OkStatus();
   }
   if (name == "broker.id" || name == "node.id") return Int(name, value, 0, INT32_MAX, &broker_id);
+  if (name == "strata.metadata") {
+    if (value != "embedded" && !absl::StartsWith(value, "etcd://")) {
+      return Bad(name, value, "expected embedded or etcd://HOST:PORT");
+    }
+    metadata = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "strata.metadata.root") {
+    if (!absl::StartsWith(value, "/") || !absl::EndsWith(value, "/")) {
+      return Bad(name, value, "expected a key prefix that starts and ends with /");
+    }
+    metadata_root = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "broker.rack") {
+    rack = value.empty() ? std::nullopt : std::optional<std::string>(value);
+    return absl::OkStatus();
+  }
+  if (name == "broker.session.timeout.ms") {
+    return Int<int64_t>(name, value, 1000, INT32_MAX, &broker_session_timeout_ms);
+  }
   if (name == "listeners") {
     ASSIGN_OR_RETURN(listen, ParseHostPort(value));
     return absl::OkStatus();

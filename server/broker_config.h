@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,12 @@ class BrokerConfig {
   double cleaner_io_max_bytes_per_second = 0;       // log.cleaner.io.max.bytes.per.second
   int64_t cleaner_backoff_ms = 15000;               // log.cleaner.backoff.ms
   GroupConfig group;                                // group.*, offsets.*
+  // Cluster membership (replication/cluster_membership.h). "embedded": a single broker with its
+  // metadata in the data dir (the default); "etcd://HOST:PORT": a cluster coordinated by etcd.
+  std::string metadata = "embedded";               // strata.metadata (serve --metadata)
+  std::string metadata_root = "/strata/";          // strata.metadata.root (key prefix in etcd)
+  std::optional<std::string> rack;                 // broker.rack
+  int64_t broker_session_timeout_ms = 9000;        // broker.session.timeout.ms
 
   const HostPort& advertised_or_listen() const {
     return advertised.port != 0 ? advertised : listen;

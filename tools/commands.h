@@ -19,6 +19,7 @@ int Produce(const Argv& args);      // strata produce
 int Consume(const Argv& args);      // strata consume
 int Bench(const Argv& args);        // strata bench produce|consume
 int Group(const Argv& args);        // strata group list|describe|reset-offsets|delete
+int Cluster(const Argv& args);      // strata cluster status
 
 // Lists the segment .log files of a partition directory in offset order.
 std::vector<std::string> SegmentFiles(const std::string& dir);

@@ -21,6 +21,9 @@ constexpr char kUsage[] =
     "  bench produce|consume   end-to-end throughput and latency through the client library\n"
     "  group <command>         list|describe|reset-offsets|delete consumer groups\n"
     "\n"
+    "Cluster (reads the metadata store, --metadata etcd://HOST:PORT):\n"
+    "  cluster status          live brokers, controller and its epoch\n"
+    "\n"
     "Storage tools:\n"
     "  log dump <file|dir>     print batches, records and index entries (like kafka-dump-log)\n"
     "  log verify <dir>        check CRCs, offsets, indexes and checkpoints; exit 1 on problems\n"
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
       {"serve", strata::tools::Serve},     {"topic", strata::tools::Topic},
       {"produce", strata::tools::Produce}, {"consume", strata::tools::Consume},
       {"bench", strata::tools::Bench},     {"group", strata::tools::Group},
+      {"cluster", strata::tools::Cluster},
   };
   if (!args.empty()) {
     auto it = commands.find(args[0]);

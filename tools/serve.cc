@@ -16,11 +16,14 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: strata serve [--config server.properties] [--data-dir DIR] [--listen HOST:PORT]\n"
-    "                    [--advertised HOST:PORT] [--broker-id N] [--metadata embedded]\n"
+    "                    [--advertised HOST:PORT] [--broker-id N]\n"
+    "                    [--metadata embedded|etcd://HOST:PORT]\n"
     "                    [--set name=value ...] [--log-level info] [--ready-file PATH]\n"
     "  Defaults: --data-dir ./data, --listen 127.0.0.1:9092, --broker-id 0. Command-line flags\n"
     "  override server.properties; --set sets any broker property (repeatable).\n"
-    "  --ready-file: once serving, write HOST:PORT there (useful with --listen 127.0.0.1:0).\n";
+    "  --ready-file: once serving, write HOST:PORT there (useful with --listen 127.0.0.1:0).\n"
+    "  --metadata etcd://HOST:PORT joins the cluster coordinated by that etcd (each broker with\n"
+    "  its own --broker-id and --data-dir); see 'strata cluster status'.\n";
 
 absl::StatusOr<server::BrokerConfig> BuildConfig(const cli::Args& args,
                                                  const std::vector<std::string>& sets) {
@@ -34,7 +37,8 @@ absl::StatusOr<server::BrokerConfig> BuildConfig(const cli::Args& args,
       {"data-dir", "log.dirs"},
       {"listen", "listeners"},
       {"advertised", "advertised.listeners"},
-      {"broker-id", "broker.id"}};
+      {"broker-id", "broker.id"},
+      {"metadata", "strata.metadata"}};
   for (const auto& [flag, property] : flags) {
     if (args.Has(flag)) RETURN_IF_ERROR(config.Set(property, args.Get(flag)));
   }
@@ -42,12 +46,6 @@ absl::StatusOr<server::BrokerConfig> BuildConfig(const cli::Args& args,
     size_t eq = kv.find('=');
     if (eq == std::string::npos) return absl::InvalidArgumentError("--set expects name=value");
     RETURN_IF_ERROR(config.Set(kv.substr(0, eq), kv.substr(eq + 1)));
-  }
-  std::string metadata = args.Get("metadata", "embedded");
-  if (metadata != "embedded") {
-    return absl::UnimplementedError(
-        "--metadata " + metadata + ": only the embedded metadata store exists in this version "
-        "(a single broker); clusters over etcd are not implemented yet");
   }
   return config;
 }

@@ -1,0 +1,99 @@
+// Broker: meta.properties and cluster membership (--metadata etcd://HOST:PORT).
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "server/broker.h"
+
+namespace strata::server {
+namespace {
+
+std::string NewClusterId() {
+  std::mt19937_64 rng(std::random_device{}());
+  std::string raw(16, '\0');
+  for (char& c : raw) c = static_cast<char>(rng());
+  return absl::WebSafeBase64Escape(raw);
+}
+
+// The cluster's id: `proposal` if this broker is the first to say, else the one stored.
+absl::StatusOr<std::string> SharedClusterId(MetadataStore* store, const std::string& root,
+                                            const std::string& proposal) {
+  ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(root + "cluster_id", 0, proposal));
+  if (r.applied) return proposal;
+  if (!r.current.has_value()) return absl::UnavailableError("cluster id vanished; retry");
+  return r.current->value;
+}
+
+}  // namespace
+
+absl::Status Broker::OpenClusterStore() {
+  if (config_.metadata == "embedded") return absl::OkStatus();
+  MetadataStoreOptions options{.data_dir = config_.data_dir, .fs = fs_, .clock = clock_};
+  ASSIGN_OR_RETURN(metadata_store_, OpenMetadataStore(config_.metadata, options));
+  return absl::OkStatus();
+}
+
+absl::Status Broker::LoadMetaProperties() {
+  std::string path = JoinPath(config_.data_dir, "meta.properties");
+  const bool exists = fs_->Exists(path);
+  if (exists) {
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs_, path));
+    int32_t id = -1;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      if (absl::ConsumePrefix(&line, "cluster.id=")) cluster_id_ = std::string(line);
+      if (absl::ConsumePrefix(&line, "broker.id=") && !absl::SimpleAtoi(line, &id)) id = -1;
+    }
+    if (id != config_.broker_id || cluster_id_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " belongs to broker.id ", id, " (cluster ", cluster_id_, "); this broker is ",
+          config_.broker_id, ". Use another --data-dir or the matching --broker-id."));
+    }
+  }
+  std::string proposal = exists ? cluster_id_ : NewClusterId();
+  if (metadata_store_ != nullptr) {
+    auto shared = SharedClusterId(metadata_store_.get(), config_.metadata_root, proposal);
+    if (!shared.ok()) {
+      return absl::Status(shared.status().code(),
+                          absl::StrCat("reading the cluster id from ", config_.metadata, ": ",
+                                       shared.status().message()));
+    }
+    if (exists && *shared != cluster_id_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " belongs to cluster ", cluster_id_, " but ", config_.metadata, " holds cluster ",
+          *shared, ". Use another --data-dir or the cluster's own metadata store."));
+    }
+    proposal = *shared;
+  }
+  cluster_id_ = proposal;
+  if (exists) return absl::OkStatus();
+  return WriteFileAtomically(fs_, path,
+                             absl::StrCat("version=0\nbroker.id=", config_.broker_id,
+                                          "\ncluster.id=", cluster_id_, "\n"));
+}
+
+absl::Status Broker::JoinCluster() {
+  if (metadata_store_ == nullptr) return absl::OkStatus();
+  ClusterMembership::Options options;
+  options.self = {.id = config_.broker_id,
+                  .host = config_.advertised.host,
+                  .port = config_.advertised.port,
+                  .rack = config_.rack};
+  options.root = config_.metadata_root;
+  options.session_timeout_ms = config_.broker_session_timeout_ms;
+  // A restarted broker waits for its crashed predecessor's session to run out.
+  options.registration_wait_ms = config_.broker_session_timeout_ms + 5'000;
+  ASSIGN_OR_RETURN(membership_, ClusterMembership::Start(metadata_store_.get(), clock_, options));
+  ClusterView view = membership_->View();
+  LOG_EVENT(Info, "broker.joined_cluster")
+      .Kv("metadata", config_.metadata)
+      .Kv("brokers", view.brokers.size())
+      .Kv("controller", view.controller_id)
+      .Kv("controller_epoch", view.controller_epoch);
+  return absl::OkStatus();
+}
+
+}  // namespace strata::server

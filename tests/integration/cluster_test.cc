@@ -1,0 +1,179 @@
+// Brokers joining a cluster through a real etcd (Debian's etcd-server), all real processes on
+// loopback: registration, controller election and failover, `strata cluster status`, the shared
+// cluster id, and the refusals (a duplicate broker id, a data dir of another cluster, no etcd).
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/replication/etcd_process.h"
+#include "tests/testing/broker_process.h"
+#include "tests/testing/shell.h"
+
+namespace strata {
+namespace {
+
+using testing::BrokerProcess;
+using testing::Shell;
+
+struct Status {
+  int exit_code = -1;
+  int brokers = -1;
+  int controller = -1;
+  long long epoch = -1;
+  std::string text;
+};
+
+Status ClusterStatus(const std::string& uri) {
+  Status s;
+  auto r = Shell(absl::StrCat(STRATA_BINARY, " cluster status --metadata ", uri, " 2>&1"));
+  s.exit_code = r.exit_code;
+  s.text = r.out;
+  size_t at = r.out.find("controller: broker ");
+  if (at != std::string::npos) {
+    sscanf(r.out.c_str() + at, "controller: broker %d (epoch %lld)", &s.controller, &s.epoch);
+  }
+  at = r.out.find("brokers: ");
+  if (at != std::string::npos) sscanf(r.out.c_str() + at, "brokers: %d", &s.brokers);
+  return s;
+}
+
+// Polls `strata cluster status` until `done` holds (at most `timeout_ms`).
+Status WaitForStatus(const std::string& uri, const std::function<bool(const Status&)>& done,
+                     int timeout_ms = 15'000) {
+  Status s;
+  for (int waited = 0; waited <= timeout_ms; waited += 100) {
+    s = ClusterStatus(uri);
+    if (done(s)) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return s;
+}
+
+std::string ClusterIdOf(const BrokerProcess& b) {
+  auto text = ReadFileToString(FileSystem::Default(), b.data_dir() + "/meta.properties");
+  if (!text.ok()) return "";
+  size_t at = text->find("cluster.id=");
+  if (at == std::string::npos) return "";
+  return text->substr(at + 11, text->find('\n', at) - at - 11);
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<BrokerProcess> StartBroker(int id) {
+    return std::make_unique<BrokerProcess>(std::vector<std::string>{
+        "--metadata", etcd_.uri(), "--broker-id", std::to_string(id), "--set",
+        "broker.session.timeout.ms=3000", "--set", "broker.rack=rack-" + std::to_string(id % 2)});
+  }
+  testing::EtcdProcess etcd_;
+};
+
+TEST_F(ClusterTest, ThreeBrokersRegisterElectOneControllerAndShareAClusterId) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  std::vector<std::unique_ptr<BrokerProcess>> brokers;
+  for (int id = 0; id < 3; ++id) {
+    brokers.push_back(StartBroker(id));
+    ASSERT_TRUE(brokers.back()->ok()) << brokers.back()->log();
+  }
+  Status s = WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 3; });
+  ASSERT_EQ(s.exit_code, 0) << s.text;
+  EXPECT_EQ(s.brokers, 3) << s.text;
+  EXPECT_EQ(s.controller, 0) << s.text;  // the first to start won
+  EXPECT_GT(s.epoch, 0);
+  for (const auto& b : brokers) {
+    EXPECT_NE(s.text.find(b->bootstrap()), std::string::npos) << s.text;
+    EXPECT_EQ(ClusterIdOf(*b), ClusterIdOf(*brokers[0]));
+  }
+  EXPECT_NE(s.text.find("rack=rack-1"), std::string::npos) << s.text;
+  EXPECT_FALSE(ClusterIdOf(*brokers[0]).empty());
+  EXPECT_NE(s.text.find(ClusterIdOf(*brokers[0])), std::string::npos) << s.text;
+  auto json = Shell(absl::StrCat(STRATA_BINARY, " cluster status --json --metadata ", etcd_.uri()));
+  EXPECT_NE(json.out.find("\"controller\":0"), std::string::npos) << json.out;
+  // Every broker still serves Kafka clients.
+  for (const auto& b : brokers) {
+    auto kcat = Shell(absl::StrCat("kcat -b ", b->bootstrap(), " -L -m 5 2>&1"));
+    EXPECT_EQ(kcat.exit_code, 0) << kcat.out;
+  }
+}
+
+TEST_F(ClusterTest, ControllerMovesOnStopAndOnCrashAndTheCrashedBrokerReturns) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b0 = StartBroker(0), b1 = StartBroker(1), b2 = StartBroker(2);
+  ASSERT_TRUE(b0->ok() && b1->ok() && b2->ok()) << b0->log() << b1->log() << b2->log();
+  Status before = WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 3; });
+  ASSERT_EQ(before.controller, 0) << before.text;
+
+  // SIGTERM: the broker deregisters on its way out, so the handover does not wait for the TTL.
+  auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(b0->Stop(), 0) << b0->log();
+  Status after = WaitForStatus(etcd_.uri(), [](const Status& s) {
+    return s.brokers == 2 && s.controller > 0;
+  });
+  ASSERT_EQ(after.brokers, 2) << after.text;
+  EXPECT_GT(after.epoch, before.epoch);
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(3));
+
+  // kill -9 the new controller: its session expires after broker.session.timeout.ms.
+  BrokerProcess* controller = after.controller == 1 ? b1.get() : b2.get();
+  int survivor = after.controller == 1 ? 2 : 1;
+  controller->Kill();
+  Status crashed = WaitForStatus(etcd_.uri(), [&](const Status& s) {
+    return s.brokers == 1 && s.controller == survivor;
+  });
+  EXPECT_EQ(crashed.brokers, 1) << crashed.text;
+  EXPECT_EQ(crashed.controller, survivor) << crashed.text;
+  EXPECT_GT(crashed.epoch, after.epoch);
+
+  // Restarted at once on its data dir, it waits out its old session (if still there) and rejoins.
+  controller->Start();
+  ASSERT_TRUE(controller->ok()) << controller->log();
+  Status back = WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 2; });
+  EXPECT_EQ(back.brokers, 2) << back.text;
+  EXPECT_EQ(back.controller, survivor) << back.text;  // no needless controller change
+}
+
+TEST_F(ClusterTest, DuplicateBrokerIdIsRefused) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b1 = StartBroker(1);
+  ASSERT_TRUE(b1->ok()) << b1->log();
+  auto dup = StartBroker(1);  // another data dir, same id
+  EXPECT_FALSE(dup->ok());
+  EXPECT_NE(dup->log().find("--broker-id"), std::string::npos) << dup->log();
+  Status s = ClusterStatus(etcd_.uri());
+  EXPECT_EQ(s.brokers, 1) << s.text;
+  EXPECT_NE(s.text.find(b1->bootstrap()), std::string::npos) << s.text;
+}
+
+TEST_F(ClusterTest, DataDirOfAnotherClusterIsRefused) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto member = StartBroker(0);
+  ASSERT_TRUE(member->ok()) << member->log();
+  // A standalone broker's data dir has its own cluster id.
+  BrokerProcess standalone({"--broker-id", "1"});
+  ASSERT_TRUE(standalone.ok()) << standalone.log();
+  ASSERT_EQ(standalone.Stop(), 0);
+  std::string own_id = ClusterIdOf(standalone);
+  ASSERT_FALSE(own_id.empty());
+  auto joined = std::make_unique<BrokerProcess>(std::vector<std::string>{
+      "--data-dir", standalone.data_dir(), "--metadata", etcd_.uri(), "--broker-id", "1"});
+  EXPECT_FALSE(joined->ok());
+  EXPECT_NE(joined->log().find("belongs to cluster " + own_id), std::string::npos)
+      << joined->log();
+  EXPECT_EQ(ClusterIdOf(standalone), own_id);  // untouched
+}
+
+TEST(ClusterNoEtcd, UnreachableStoreFailsStartupClearly) {
+  int port = testing::FreeLoopbackPort();
+  std::string uri = absl::StrCat("etcd://127.0.0.1:", port);
+  BrokerProcess broker({"--metadata", uri});
+  EXPECT_FALSE(broker.ok());
+  EXPECT_NE(broker.log().find("cluster id from " + uri), std::string::npos) << broker.log();
+  auto s = ClusterStatus(uri);
+  EXPECT_EQ(s.exit_code, 1) << s.text;
+  auto bad = Shell(absl::StrCat(STRATA_BINARY, " serve --metadata zk://x 2>&1"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("etcd://HOST:PORT"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace strata

@@ -1,0 +1,78 @@
+// strata cluster status: the cluster as its metadata store records it (registered brokers, the
+// controller and its epoch, the cluster id), read directly from the store like Kafka's
+// zookeeper-shell views, so it works with every broker down.
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "replication/cluster_membership.h"
+#include "replication/metadata_store.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+
+namespace strata::tools {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: strata cluster status --metadata etcd://HOST:PORT [--root /strata/] [--json]\n"
+    "  Lists the live brokers (id, advertised address, rack), the controller and its epoch.\n"
+    "  Exit status 1 if the store cannot be read, 3 if the cluster has no controller.\n";
+
+std::string Json(const ClusterView& view, const std::string& cluster_id) {
+  std::vector<std::string> brokers;
+  for (const BrokerInfo& b : view.brokers) brokers.push_back(EncodeBrokerInfo(b));
+  return absl::StrCat("{\"cluster_id\":\"", cluster_id, "\",\"controller\":", view.controller_id,
+                      ",\"controller_epoch\":", view.controller_epoch,
+                      ",\"revision\":", view.revision, ",\"brokers\":[",
+                      absl::StrJoin(brokers, ","), "]}");
+}
+
+void Text(const ClusterView& view, const std::string& cluster_id) {
+  std::cout << "cluster id: " << (cluster_id.empty() ? "(none yet)" : cluster_id) << "\n";
+  if (view.controller_id >= 0) {
+    std::cout << "controller: broker " << view.controller_id << " (epoch "
+              << view.controller_epoch << ")\n";
+  } else {
+    std::cout << "controller: none\n";
+  }
+  std::cout << "brokers: " << view.brokers.size() << "\n";
+  for (const BrokerInfo& b : view.brokers) {
+    std::cout << "  " << b.id << "  " << b.host << ":" << b.port;
+    if (b.rack.has_value()) std::cout << "  rack=" << *b.rack;
+    if (b.id == view.controller_id) std::cout << "  (controller)";
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+int Cluster(const Argv& argv) {
+  cli::Args args;
+  absl::Status parsed = args.Parse(argv, {"help", "json"}, {"metadata", "root"});
+  if (!parsed.ok() || args.Has("help") || args.positional().size() != 1 ||
+      args.positional()[0] != "status" || !args.Has("metadata")) {
+    std::cerr << (parsed.ok() ? "" : std::string(parsed.message()) + "\n") << kUsage;
+    return 2;
+  }
+  std::string root = args.Get("root", "/strata/");
+  auto store = OpenMetadataStore(args.Get("metadata"), MetadataStoreOptions{});
+  if (!store.ok()) {
+    std::cerr << "strata cluster: " << store.status().message() << "\n";
+    return 2;
+  }
+  auto view = ReadClusterView(store->get(), root);
+  auto id = view.ok() ? (*store)->Get(root + "cluster_id") : view.status();
+  if (!view.ok() || !id.ok()) {
+    std::cerr << "strata cluster: " << (view.ok() ? id.status() : view.status()).message() << "\n";
+    return 1;
+  }
+  std::string cluster_id = id->has_value() ? (*id)->value : "";
+  if (args.Has("json")) {
+    std::cout << Json(*view, cluster_id) << "\n";
+  } else {
+    Text(*view, cluster_id);
+  }
+  return view->controller_id >= 0 ? 0 : 3;
+}
+
+}  // namespace strata::tools
