@@ -86,7 +86,20 @@ absl::StatusOr<ClusterView> ReadClusterView(MetadataStore* store, const std::str
 
 ClusterMembership::ClusterMembership(MetadataStore* store, Clock* clock, Options options,
                                      Listener listener)
-    : store_(store), clock_(clock), options_(std::move(options)), listener_(std::move(listener)) {}
+    : store_(store), clock_(clock), options_(std::move(options)) {
+  if (listener) AddListener(std::move(listener));
+}
+
+int ClusterMembership::AddListener(Listener listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void ClusterMembership::RemoveListener(int id) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(id);
+}
 
 std::string ClusterMembership::BrokerKey(int32_t id) const {
   return absl::StrCat(options_.root, "brokers/", id);
@@ -184,7 +197,8 @@ absl::Status ClusterMembership::Refresh() {
       .Kv("controller", view.controller_id)
       .Kv("controller_epoch", view.controller_epoch)
       .Kv("revision", view.revision);
-  if (listener_) listener_(view);
+  absl::MutexLock lock(&listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener(view);
   return absl::OkStatus();
 }
 

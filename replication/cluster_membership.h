@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,10 @@ class ClusterMembership {
 
   ClusterView View() const;
   bool IsController() const;
+  // Adds a listener called (on the membership's thread) after every change of the view, like
+  // the one given to Start. RemoveListener returns once it is not running and will not run.
+  int AddListener(Listener listener);
+  void RemoveListener(int id);
   int32_t id() const { return options_.self.id; }
 
   // Ends the session: the registration and (if held) the controller key go at once, so another
@@ -105,7 +110,9 @@ class ClusterMembership {
   MetadataStore* store_;
   Clock* clock_;
   const Options options_;
-  Listener listener_;
+  absl::Mutex listeners_mu_;  // held while listeners run; never taken inside mu_
+  std::map<int, Listener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
 
   mutable absl::Mutex mu_;
   ClusterView view_ ABSL_GUARDED_BY(mu_);

@@ -129,8 +129,8 @@ absl::Status Broker::Shutdown() {
   shut_down_ = true;
   LOG_EVENT(Info, "broker.stopping").Kv("grace_ms", config_.shutdown_grace_ms);
   shutting_down_.store(true);
-  // Deregister first: the controller role moves to another broker at once.
-  if (membership_) membership_->Stop();
+  // Leave the cluster first: leadership and the controller role move to other brokers at once.
+  LeaveCluster();
   ExpireDelayedFetches();
   if (coordinator_) coordinator_->Unload();
   if (network_) network_->Shutdown(config_.shutdown_grace_ms);

@@ -21,6 +21,7 @@
 #include "protocol/header.h"
 #include "protocol/reader.h"
 #include "replication/cluster_membership.h"
+#include "replication/controller.h"
 #include "replication/metadata_store.h"
 #include "server/broker_config.h"
 #include "server/flush_service.h"
@@ -84,6 +85,9 @@ class Broker : public FrameHandler {
   // Cluster mode (--metadata etcd://...): opens the store; registration comes after listening.
   absl::Status OpenClusterStore();
   absl::Status JoinCluster();
+  // SIGTERM in a cluster: hands leadership away (controlled.shutdown.enable), stops the
+  // controller and deregisters, so the cluster moves on before this broker stops serving.
+  void LeaveCluster();
 
   void Dispatch(RequestContext& ctx, std::span<uint8_t> frame, protocol::Reader& body);
   void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);
@@ -133,6 +137,7 @@ class Broker : public FrameHandler {
   // Cluster mode only; the membership goes before the store it uses.
   std::unique_ptr<MetadataStore> metadata_store_;
   std::unique_ptr<ClusterMembership> membership_;
+  std::unique_ptr<Controller> controller_;  // acts only while this broker is the controller
   std::unique_ptr<PartitionManager> partitions_;
   std::unique_ptr<ProducerIds> producer_ids_;
   std::unique_ptr<FlushService> flusher_;

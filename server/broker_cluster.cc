@@ -87,6 +87,15 @@ absl::Status Broker::JoinCluster() {
   // A restarted broker waits for its crashed predecessor's session to run out.
   options.registration_wait_ms = config_.broker_session_timeout_ms + 5'000;
   ASSIGN_OR_RETURN(membership_, ClusterMembership::Start(metadata_store_.get(), clock_, options));
+  ASSIGN_OR_RETURN(LogConfig defaults, config_.TopicConfig({}));
+  controller_ = std::make_unique<Controller>(
+      metadata_store_.get(), membership_.get(),
+      Controller::Options{
+          .root = config_.metadata_root,
+          .unclean_leader_election = defaults.unclean_leader_election,
+          .auto_leader_rebalance = config_.auto_leader_rebalance,
+          .leader_imbalance_check_interval_ms = config_.leader_imbalance_check_interval_ms});
+  RETURN_IF_ERROR(controller_->Start());
   ClusterView view = membership_->View();
   LOG_EVENT(Info, "broker.joined_cluster")
       .Kv("metadata", config_.metadata)
@@ -94,6 +103,21 @@ absl::Status Broker::JoinCluster() {
       .Kv("controller", view.controller_id)
       .Kv("controller_epoch", view.controller_epoch);
   return absl::OkStatus();
+}
+
+void Broker::LeaveCluster() {
+  if (membership_ == nullptr) return;
+  if (config_.controlled_shutdown) {
+    ClusterView view = membership_->View();
+    std::vector<int32_t> alive;
+    for (const BrokerInfo& b : view.brokers) alive.push_back(b.id);
+    auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root,
+                                    config_.broker_id, alive, view.controller_epoch);
+    LOG_EVENT(Info, "broker.controlled_shutdown")
+        .Kv("leaders_moved", moved.ok() ? absl::StrCat(*moved) : moved.status().ToString());
+  }
+  if (controller_) controller_->Stop();
+  membership_->Stop();
 }
 
 }  // namespace strata::server

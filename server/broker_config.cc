@@ -155,6 +155,18 @@ absl::Status BrokerConfig::Set(absl::string_view name, absl::string_view value) 
   if (name == "broker.session.timeout.ms") {
     return Int<int64_t>(name, value, 1000, INT32_MAX, &broker_session_timeout_ms);
   }
+  if (name == "auto.leader.rebalance.enable") {
+    return Bool(name, value, &auto_leader_rebalance);
+  }
+  if (name == "controlled.shutdown.enable") {
+    return Bool(name, value, &controlled_shutdown);
+  }
+  if (name == "leader.imbalance.check.interval.seconds") {
+    int64_t seconds;
+    RETURN_IF_ERROR(Int<int64_t>(name, value, 1, INT32_MAX, &seconds));
+    leader_imbalance_check_interval_ms = seconds * 1000;
+    return absl::OkStatus();
+  }
   if (name == "listeners") {
     ASSIGN_OR_RETURN(listen, ParseHostPort(value));
     return absl::OkStatus();

@@ -1,11 +1,14 @@
 // strata cluster status: the cluster as its metadata store records it (registered brokers, the
 // controller and its epoch, the cluster id), read directly from the store like Kafka's
 // zookeeper-shell views, so it works with every broker down.
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "replication/cluster_membership.h"
+#include "replication/controller.h"
+#include "replication/partition_state.h"
 #include "replication/metadata_store.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
@@ -15,19 +18,45 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: strata cluster status --metadata etcd://HOST:PORT [--root /strata/] [--json]\n"
-    "  Lists the live brokers (id, advertised address, rack), the controller and its epoch.\n"
+    "                             [--partitions]\n"
+    "  Lists the live brokers (id, advertised address, rack), the controller and its epoch, and\n"
+    "  counts the partitions that are under-replicated (ISR smaller than the replicas) or\n"
+    "  offline (no live leader); --partitions lists every partition's leader, epoch and ISR.\n"
     "  Exit status 1 if the store cannot be read, 3 if the cluster has no controller.\n";
 
-std::string Json(const ClusterView& view, const std::string& cluster_id) {
+std::vector<int32_t> AliveIds(const ClusterView& view) {
+  std::vector<int32_t> ids;
+  for (const BrokerInfo& b : view.brokers) ids.push_back(b.id);
+  return ids;
+}
+
+std::string Json(const ClusterView& view, const std::string& cluster_id, const PartitionHealth& h) {
   std::vector<std::string> brokers;
   for (const BrokerInfo& b : view.brokers) brokers.push_back(EncodeBrokerInfo(b));
   return absl::StrCat("{\"cluster_id\":\"", cluster_id, "\",\"controller\":", view.controller_id,
                       ",\"controller_epoch\":", view.controller_epoch,
-                      ",\"revision\":", view.revision, ",\"brokers\":[",
-                      absl::StrJoin(brokers, ","), "]}");
+                      ",\"revision\":", view.revision, ",\"partitions\":", h.partitions,
+                      ",\"under_replicated\":", h.under_replicated, ",\"offline\":", h.offline,
+                      ",\"brokers\":[", absl::StrJoin(brokers, ","), "]}");
 }
 
-void Text(const ClusterView& view, const std::string& cluster_id) {
+void PrintPartitions(const std::vector<PartitionRecord>& records,
+                     const std::vector<int32_t>& alive) {
+  std::cout << "TOPIC PARTITION LEADER EPOCH REPLICAS ISR STATUS\n";
+  for (const PartitionRecord& r : records) {
+    bool offline = r.state.leader == kNoLeader ||
+                   std::find(alive.begin(), alive.end(), r.state.leader) == alive.end();
+    std::cout << r.topic << " " << r.partition << " " << r.state.leader << " "
+              << r.state.leader_epoch << " " << absl::StrJoin(r.replicas, ",") << " "
+              << (r.state.isr.empty() ? "-" : absl::StrJoin(r.state.isr, ",")) << " "
+              << (offline                                   ? "offline"
+                  : r.state.isr.size() < r.replicas.size() ? "under-replicated"
+                                                            : "ok")
+              << "\n";
+  }
+}
+
+void Text(const ClusterView& view, const std::string& cluster_id, const PartitionHealth& h) {
   std::cout << "cluster id: " << (cluster_id.empty() ? "(none yet)" : cluster_id) << "\n";
   if (view.controller_id >= 0) {
     std::cout << "controller: broker " << view.controller_id << " (epoch "
@@ -42,13 +71,15 @@ void Text(const ClusterView& view, const std::string& cluster_id) {
     if (b.id == view.controller_id) std::cout << "  (controller)";
     std::cout << "\n";
   }
+  std::cout << "partitions: " << h.partitions << " (under-replicated: " << h.under_replicated
+            << ", offline: " << h.offline << ")\n";
 }
 
 }  // namespace
 
 int Cluster(const Argv& argv) {
   cli::Args args;
-  absl::Status parsed = args.Parse(argv, {"help", "json"}, {"metadata", "root"});
+  absl::Status parsed = args.Parse(argv, {"help", "json", "partitions"}, {"metadata", "root"});
   if (!parsed.ok() || args.Has("help") || args.positional().size() != 1 ||
       args.positional()[0] != "status" || !args.Has("metadata")) {
     std::cerr << (parsed.ok() ? "" : std::string(parsed.message()) + "\n") << kUsage;
@@ -66,12 +97,19 @@ int Cluster(const Argv& argv) {
     std::cerr << "strata cluster: " << (view.ok() ? id.status() : view.status()).message() << "\n";
     return 1;
   }
-  std::string cluster_id = id->has_value() ? (*id)->value : "";
-  if (args.Has("json")) {
-    std::cout << Json(*view, cluster_id) << "\n";
-  } else {
-    Text(*view, cluster_id);
+  auto records = ReadPartitionStates(store->get(), root);
+  if (!records.ok()) {
+    std::cerr << "strata cluster: " << records.status().message() << "\n";
+    return 1;
   }
+  std::string cluster_id = id->has_value() ? (*id)->value : "";
+  PartitionHealth health = HealthOf(*records, AliveIds(*view));
+  if (args.Has("json")) {
+    std::cout << Json(*view, cluster_id, health) << "\n";
+  } else {
+    Text(*view, cluster_id, health);
+  }
+  if (args.Has("partitions")) PrintPartitions(*records, AliveIds(*view));
   return view->controller_id >= 0 ? 0 : 3;
 }
 

@@ -1,11 +1,16 @@
 // Brokers joining a cluster through a real etcd (Debian's etcd-server), all real processes on
 // loopback: registration, controller election and failover, `strata cluster status`, the shared
 // cluster id, and the refusals (a duplicate broker id, a data dir of another cluster, no etcd).
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "replication/controller.h"
+#include "replication/etcd_store.h"
+#include "replication/partition_state.h"
 #include "tests/replication/etcd_process.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/shell.h"
@@ -130,6 +135,59 @@ TEST_F(ClusterTest, ControllerMovesOnStopAndOnCrashAndTheCrashedBrokerReturns) {
   Status back = WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 2; });
   EXPECT_EQ(back.brokers, 2) << back.text;
   EXPECT_EQ(back.controller, survivor) << back.text;  // no needless controller change
+}
+
+// Partition states as the store has them, by "topic-partition".
+std::map<std::string, PartitionRecord> States(MetadataStore* store) {
+  std::map<std::string, PartitionRecord> out;
+  auto records = ReadPartitionStates(store, "/strata/");
+  EXPECT_TRUE(records.ok()) << records.status();
+  if (!records.ok()) return out;
+  for (auto& r : *records) out[absl::StrCat(r.topic, "-", r.partition)] = r;
+  return out;
+}
+
+TEST_F(ClusterTest, ControlledShutdownAndCrashMoveLeadership) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b0 = StartBroker(0), b1 = StartBroker(1), b2 = StartBroker(2);
+  ASSERT_TRUE(b0->ok() && b1->ok() && b2->ok()) << b0->log() << b1->log() << b2->log();
+  ASSERT_EQ(WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 3; }).brokers, 3);
+  auto store = *EtcdMetadataStore::Open({.endpoint = etcd_.endpoint()});
+  auto view = *ReadClusterView(store.get(), "/strata/");
+  ASSERT_TRUE(CreateTopicState(store.get(), "/strata/", "orders",
+                               *AssignReplicas(view.brokers, 6, 3, 0))
+                  .ok());
+  auto before = States(store.get());
+  ASSERT_EQ(before.size(), 6u);
+
+  // SIGTERM: broker 1 hands its leaderships over and leaves the ISRs before it exits.
+  ASSERT_EQ(b1->Stop(), 0) << b1->log();
+  auto after = States(store.get());
+  for (auto& [name, r] : after) {
+    EXPECT_NE(r.state.leader, 1) << name;
+    EXPECT_EQ(std::count(r.state.isr.begin(), r.state.isr.end(), 1), 0) << name;
+    EXPECT_EQ(r.state.leader_epoch, before[name].state.leader_epoch +
+                                        (before[name].state.leader == 1 ? 1 : 0))
+        << name;
+  }
+  EXPECT_NE(b1->log().find("broker.controlled_shutdown leaders_moved=2"), std::string::npos)
+      << b1->log();
+
+  // kill -9 broker 2: the controller (broker 0) moves its leaderships once its session expires.
+  b2->Kill();
+  Status s = WaitForStatus(etcd_.uri(), [](const Status& s) {
+    return s.brokers == 1 && s.text.find("under-replicated: 6, offline: 0") != std::string::npos;
+  });
+  EXPECT_NE(s.text.find("partitions: 6 (under-replicated: 6, offline: 0)"), std::string::npos)
+      << s.text;
+  for (auto& [name, r] : States(store.get())) {
+    EXPECT_EQ(r.state.leader, 0) << name;
+    EXPECT_EQ(r.state.isr, std::vector<int32_t>{0}) << name;
+  }
+  auto listing = Shell(absl::StrCat(STRATA_BINARY, " cluster status --partitions --metadata ",
+                                    etcd_.uri()));
+  EXPECT_NE(listing.out.find("orders 2 0 "), std::string::npos) << listing.out;
+  EXPECT_NE(listing.out.find(" 0 under-replicated"), std::string::npos) << listing.out;
 }
 
 TEST_F(ClusterTest, DuplicateBrokerIdIsRefused) {

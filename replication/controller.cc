@@ -1,0 +1,245 @@
+// Controller (replication/controller.h): leader election and ISR upkeep over the store.
+#include "replication/controller.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+#include "common/status.h"
+
+namespace strata {
+namespace {
+
+bool Contains(const std::vector<int32_t>& v, int32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::vector<int32_t> AliveIds(const ClusterView& view) {
+  std::vector<int32_t> ids;
+  for (const BrokerInfo& b : view.brokers) ids.push_back(b.id);
+  return ids;
+}
+
+// `isr` restricted to `alive`, with `leader` first.
+std::vector<int32_t> LiveIsr(const std::vector<int32_t>& isr, const std::vector<int32_t>& alive,
+                             int32_t leader) {
+  std::vector<int32_t> out;
+  if (leader != kNoLeader) out.push_back(leader);
+  for (int32_t r : isr) {
+    if (r != leader && Contains(alive, r)) out.push_back(r);
+  }
+  return out;
+}
+
+// Writes `next` over `rec` with compare-and-set; false when another writer got there first.
+absl::StatusOr<bool> WriteState(MetadataStore* store, const std::string& root,
+                                const PartitionRecord& rec, const PartitionState& next,
+                                const char* why) {
+  ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(PartitionKey(root, rec.topic, rec.partition),
+                                                     rec.mod_revision, EncodePartitionState(next)));
+  if (!r.applied) return false;
+  LOG_EVENT(Info, "controller.partition_changed")
+      .Kv("partition", absl::StrCat(rec.topic, "-", rec.partition))
+      .Kv("why", why)
+      .Kv("leader", absl::StrCat(rec.state.leader, "->", next.leader))
+      .Kv("leader_epoch", next.leader_epoch)
+      .Kv("isr", absl::StrJoin(next.isr, ","));
+  return true;
+}
+
+}  // namespace
+
+Controller::Controller(MetadataStore* store, ClusterMembership* membership, Options options)
+    : store_(store), membership_(membership), options_(std::move(options)) {}
+
+Controller::~Controller() { Stop(); }
+
+PartitionState Controller::Next(const PartitionRecord& rec,
+                                const std::vector<int32_t>& alive) const {
+  PartitionState next = rec.state;
+  if (rec.state.leader != kNoLeader && Contains(alive, rec.state.leader)) {
+    next.isr = LiveIsr(rec.state.isr, alive, rec.state.leader);
+    return next;
+  }
+  std::optional<int32_t> leader = ChooseLeader(rec, alive, options_.unclean_leader_election);
+  if (!leader.has_value()) {
+    // Offline. The ISR stays: its members are the ones that may lead again without loss.
+    if (rec.state.leader != kNoLeader) {
+      next.leader = kNoLeader;
+      next.leader_epoch = rec.state.leader_epoch + 1;
+    }
+    return next;
+  }
+  next.leader = *leader;
+  next.leader_epoch = rec.state.leader_epoch + 1;
+  next.isr = Contains(rec.state.isr, *leader) ? LiveIsr(rec.state.isr, alive, *leader)
+                                               : std::vector<int32_t>{*leader};  // unclean
+  return next;
+}
+
+absl::StatusOr<ControllerPass> Controller::Reconcile() {
+  ControllerPass pass;
+  if (!membership_->IsController()) return pass;
+  pass.active = true;
+  ClusterView view = membership_->View();
+  std::vector<int32_t> alive = AliveIds(view);
+  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
+  for (const PartitionRecord& rec : records) {
+    ++pass.partitions;
+    if (rec.mod_revision == 0) continue;  // state not written yet (creation in progress)
+    PartitionState next = Next(rec, alive);
+    if (next.leader == kNoLeader) ++pass.offline;
+    if (next == rec.state) continue;
+    next.controller_epoch = view.controller_epoch;
+    const bool leader_changed = next.leader != rec.state.leader;
+    ASSIGN_OR_RETURN(bool applied, WriteState(store_, options_.root, rec, next,
+                                              leader_changed ? "leader gone" : "replica gone"));
+    if (!applied) {
+      ++pass.conflicts;
+    } else if (leader_changed) {
+      ++pass.leaders_changed;
+    } else {
+      ++pass.isr_changed;
+    }
+  }
+  return pass;
+}
+
+absl::StatusOr<int> Controller::ElectPreferredLeaders() {
+  if (!membership_->IsController()) return 0;
+  ClusterView view = membership_->View();
+  std::vector<int32_t> alive = AliveIds(view);
+  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
+  int moved = 0;
+  for (const PartitionRecord& rec : records) {
+    if (rec.mod_revision == 0 || rec.replicas.empty()) continue;
+    int32_t preferred = rec.replicas.front();
+    if (rec.state.leader == preferred || !Contains(alive, preferred) ||
+        !Contains(rec.state.isr, preferred)) {
+      continue;
+    }
+    PartitionState next = rec.state;
+    next.leader = preferred;
+    next.leader_epoch = rec.state.leader_epoch + 1;
+    next.isr = LiveIsr(rec.state.isr, alive, preferred);
+    next.controller_epoch = view.controller_epoch;
+    ASSIGN_OR_RETURN(bool applied,
+                     WriteState(store_, options_.root, rec, next, "preferred leader"));
+    moved += applied;
+  }
+  return moved;
+}
+
+absl::Status Controller::Start() {
+  auto wake = [this](const WatchResponse&) {
+    absl::MutexLock lock(&mu_);
+    wake_ = true;
+  };
+  ASSIGN_OR_RETURN(watch_, store_->Watch(options_.root, 0, wake));
+  listener_ = membership_->AddListener([this](const ClusterView&) {
+    absl::MutexLock lock(&mu_);
+    wake_ = true;
+  });
+  {
+    absl::MutexLock lock(&mu_);
+    wake_ = true;  // a first pass at once
+  }
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Controller::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  watch_.reset();
+  if (listener_ >= 0) membership_->RemoveListener(listener_);
+  listener_ = -1;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Controller::Run() {
+  // Passes are cheap (a couple of prefix reads); a failed one retries after this long.
+  constexpr int64_t kRetryMs = 1'000;
+  absl::Time next_preferred = absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
+  bool retry = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
+      absl::Time until = retry ? absl::Now() + absl::Milliseconds(kRetryMs) : next_preferred;
+      mu_.AwaitWithDeadline(absl::Condition(&ready), std::min(until, next_preferred));
+      if (stopping_) return;
+      wake_ = false;
+    }
+    auto pass = Reconcile();
+    retry = !pass.ok() || pass->conflicts > 0;
+    if (!pass.ok()) {
+      LOG_EVENT(Warn, "controller.pass_failed").Kv("error", pass.status().ToString());
+    } else if (pass->leaders_changed + pass->isr_changed > 0) {
+      LOG_EVENT(Info, "controller.pass")
+          .Kv("partitions", pass->partitions)
+          .Kv("leaders_changed", pass->leaders_changed)
+          .Kv("isr_changed", pass->isr_changed)
+          .Kv("offline", pass->offline)
+          .Kv("conflicts", pass->conflicts);
+    }
+    if (absl::Now() >= next_preferred) {
+      next_preferred = absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
+      if (options_.auto_leader_rebalance) {
+        auto moved = ElectPreferredLeaders();
+        if (!moved.ok()) retry = true;
+      }
+    }
+  }
+}
+
+absl::StatusOr<int> MoveLeadershipAway(MetadataStore* store, const std::string& root,
+                                       int32_t broker_id, const std::vector<int32_t>& alive,
+                                       int64_t controller_epoch) {
+  std::vector<int32_t> others;
+  for (int32_t id : alive) {
+    if (id != broker_id) others.push_back(id);
+  }
+  int moved = 0;
+  // A conflict means the state moved under us (the controller, a leader): re-read and retry.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store, root));
+    bool conflict = false;
+    for (const PartitionRecord& rec : records) {
+      if (rec.mod_revision == 0 || !Contains(rec.state.isr, broker_id)) continue;
+      PartitionState next = rec.state;
+      if (rec.state.leader == broker_id) {
+        PartitionRecord without = rec;
+        std::optional<int32_t> leader = ChooseLeader(without, others, false);
+        if (!leader.has_value()) continue;  // the only in-sync replica keeps leading
+        next.leader = *leader;
+        next.leader_epoch = rec.state.leader_epoch + 1;
+      }
+      next.isr = LiveIsr(rec.state.isr, others, next.leader);
+      if (next == rec.state) continue;
+      next.controller_epoch = controller_epoch;
+      ASSIGN_OR_RETURN(bool applied, WriteState(store, root, rec, next, "controlled shutdown"));
+      conflict |= !applied;
+      moved += applied && next.leader != rec.state.leader;
+    }
+    if (!conflict) break;
+  }
+  return moved;
+}
+
+PartitionHealth HealthOf(const std::vector<PartitionRecord>& records,
+                         const std::vector<int32_t>& alive) {
+  PartitionHealth h;
+  for (const PartitionRecord& rec : records) {
+    ++h.partitions;
+    if (rec.state.leader == kNoLeader || !Contains(alive, rec.state.leader)) ++h.offline;
+    if (rec.state.isr.size() < rec.replicas.size()) ++h.under_replicated;
+  }
+  return h;
+}
+
+}  // namespace strata

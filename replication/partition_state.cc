@@ -1,0 +1,196 @@
+// Partition states, topic assignments and replica assignment (replication/partition_state.h).
+#include "replication/partition_state.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace strata {
+namespace {
+
+bool IsIntArray(const nlohmann::json& j) {
+  if (!j.is_array()) return false;
+  for (const auto& v : j) {
+    if (!v.is_number_integer()) return false;
+  }
+  return true;
+}
+
+bool Contains(const std::vector<int32_t>& v, int32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Kafka's getRackAlternatedBrokerList: one broker of each rack in turn (racks and brokers in
+// id order), so neighbours in the list sit on different racks while racks last.
+std::vector<int32_t> RackAlternated(const std::vector<BrokerInfo>& brokers) {
+  std::map<std::string, std::vector<int32_t>> by_rack;
+  bool any_rack = false;
+  for (const BrokerInfo& b : brokers) {
+    by_rack[b.rack.value_or("")].push_back(b.id);
+    any_rack |= b.rack.has_value();
+  }
+  std::vector<int32_t> out;
+  if (!any_rack) {
+    for (const BrokerInfo& b : brokers) out.push_back(b.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  for (auto& [rack, ids] : by_rack) std::sort(ids.begin(), ids.end());
+  for (size_t round = 0; out.size() < brokers.size(); ++round) {
+    for (const auto& [rack, ids] : by_rack) {
+      if (round < ids.size()) out.push_back(ids[round]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string EncodePartitionState(const PartitionState& s) {
+  return nlohmann::json{{"leader", s.leader},
+                        {"leader_epoch", s.leader_epoch},
+                        {"isr", s.isr},
+                        {"controller_epoch", s.controller_epoch}}
+      .dump();
+}
+
+absl::StatusOr<PartitionState> DecodePartitionState(absl::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("leader") ||
+      !j["leader"].is_number_integer() || !j.contains("leader_epoch") ||
+      !j["leader_epoch"].is_number_integer() || !j.contains("isr") || !IsIntArray(j["isr"])) {
+    return absl::DataLossError(absl::StrCat("bad partition state: ", json));
+  }
+  PartitionState s{.leader = j["leader"].get<int32_t>(),
+                   .leader_epoch = j["leader_epoch"].get<int32_t>(),
+                   .isr = j["isr"].get<std::vector<int32_t>>()};
+  if (j.contains("controller_epoch") && j["controller_epoch"].is_number_integer()) {
+    s.controller_epoch = j["controller_epoch"].get<int64_t>();
+  }
+  return s;
+}
+
+std::string EncodeTopicAssignment(const TopicAssignment& a) {
+  return nlohmann::json{{"partitions", a.partitions}}.dump();
+}
+
+absl::StatusOr<TopicAssignment> DecodeTopicAssignment(absl::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  bool ok = !j.is_discarded() && j.is_object() && j.contains("partitions") &&
+            j["partitions"].is_array() && !j["partitions"].empty();
+  if (ok) {
+    for (const auto& p : j["partitions"]) ok = ok && IsIntArray(p) && !p.empty();
+  }
+  if (!ok) return absl::DataLossError(absl::StrCat("bad topic assignment: ", json));
+  return TopicAssignment{j["partitions"].get<std::vector<std::vector<int32_t>>>()};
+}
+
+std::string TopicKey(const std::string& root, const std::string& topic) {
+  return absl::StrCat(root, "topics/", topic);
+}
+
+std::string PartitionKey(const std::string& root, const std::string& topic, int32_t partition) {
+  return absl::StrCat(root, "partitions/", topic, "/", partition);
+}
+
+absl::StatusOr<std::vector<std::vector<int32_t>>> AssignReplicas(
+    const std::vector<BrokerInfo>& brokers, int32_t partitions, int32_t replication_factor,
+    int32_t start, int32_t first_partition) {
+  if (replication_factor <= 0 || partitions <= 0) {
+    return absl::InvalidArgumentError("partitions and replication factor must be positive");
+  }
+  if (static_cast<size_t>(replication_factor) > brokers.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Replication factor: ", replication_factor,
+                     " larger than available brokers: ", brokers.size(), "."));
+  }
+  std::vector<int32_t> order = RackAlternated(brokers);
+  const auto n = static_cast<int64_t>(order.size());
+  std::vector<std::vector<int32_t>> out;
+  for (int32_t p = first_partition; p < first_partition + partitions; ++p) {
+    std::vector<int32_t> replicas;
+    for (int32_t j = 0; j < replication_factor; ++j) {
+      int64_t at = ((static_cast<int64_t>(start) + p + j) % n + n) % n;
+      replicas.push_back(order[static_cast<size_t>(at)]);
+    }
+    out.push_back(std::move(replicas));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> CreateTopicState(MetadataStore* store, const std::string& root,
+                                         const std::string& topic,
+                                         const std::vector<std::vector<int32_t>>& replicas,
+                                         int64_t controller_epoch) {
+  ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(TopicKey(root, topic), 0,
+                                                     EncodeTopicAssignment({replicas})));
+  if (!r.applied) return absl::AlreadyExistsError(absl::StrCat("Topic '", topic, "' already exists."));
+  for (size_t p = 0; p < replicas.size(); ++p) {
+    PartitionState s{.leader = replicas[p].front(),
+                     .leader_epoch = 0,
+                     .isr = replicas[p],
+                     .controller_epoch = controller_epoch};
+    // Absent-only: a retried creation must not reset a state that already moved on.
+    ASSIGN_OR_RETURN(CasResult put,
+                     store->CompareAndSet(PartitionKey(root, topic, static_cast<int32_t>(p)), 0,
+                                          EncodePartitionState(s)));
+    (void)put;
+  }
+  return r.revision;
+}
+
+absl::StatusOr<std::vector<PartitionRecord>> ReadPartitionStates(MetadataStore* store,
+                                                                 const std::string& root) {
+  ASSIGN_OR_RETURN(RangeResult topics, store->GetPrefix(root + "topics/"));
+  ASSIGN_OR_RETURN(RangeResult states, store->GetPrefix(root + "partitions/"));
+  std::map<std::pair<std::string, int32_t>, const KeyValue*> by_partition;
+  const std::string prefix = root + "partitions/";
+  for (const KeyValue& kv : states.kvs) {
+    absl::string_view rest = absl::string_view(kv.key).substr(prefix.size());
+    size_t slash = rest.rfind('/');
+    int32_t p;
+    if (slash == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(slash + 1), &p)) continue;
+    by_partition[{std::string(rest.substr(0, slash)), p}] = &kv;
+  }
+  std::vector<PartitionRecord> out;
+  for (const KeyValue& kv : topics.kvs) {
+    std::string topic = kv.key.substr(root.size() + 7);  // "topics/"
+    auto assignment = DecodeTopicAssignment(kv.value);
+    if (!assignment.ok()) continue;
+    for (size_t p = 0; p < assignment->partitions.size(); ++p) {
+      PartitionRecord rec{.topic = topic,
+                          .partition = static_cast<int32_t>(p),
+                          .replicas = assignment->partitions[p]};
+      auto it = by_partition.find({topic, rec.partition});
+      if (it != by_partition.end()) {
+        auto state = DecodePartitionState(it->second->value);
+        if (state.ok()) {
+          rec.state = *state;
+          rec.mod_revision = it->second->mod_revision;
+        }
+      }
+      out.push_back(std::move(rec));
+    }
+  }
+  return out;
+}
+
+std::optional<int32_t> ChooseLeader(const PartitionRecord& p, const std::vector<int32_t>& alive,
+                                    bool unclean) {
+  for (int32_t r : p.replicas) {
+    if (Contains(alive, r) && Contains(p.state.isr, r)) return r;
+  }
+  if (unclean) {
+    for (int32_t r : p.replicas) {
+      if (Contains(alive, r)) return r;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace strata
