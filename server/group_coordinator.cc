@@ -87,6 +87,12 @@ void GroupCoordinator::Join(const JoinRequest& req, std::function<void(JoinResul
         (req.protocol_type.empty() || req.protocols.empty())) {
       error = ErrorCode::kInconsistentGroupProtocol;
     }
+    LOG_EVENT(Debug, "group.join")
+        .Kv("group", req.group_id)
+        .Kv("member", req.member_id)
+        .Kv("state", g != nullptr ? GroupStateName(g->state) : "-")
+        .Kv("generation", g != nullptr ? g->generation : -1)
+        .Kv("error", protocol::ErrorName(error));
     if (error != ErrorCode::kNone) {
       JoinResult r;
       r.error = error;
@@ -446,6 +452,12 @@ void GroupCoordinator::Sync(const SyncRequest& req, std::function<void(SyncResul
     else if (g->state == GroupState::kEmpty || g->state == GroupState::kDead) {
       error = ErrorCode::kUnknownMemberId;
     }
+    LOG_EVENT(Debug, "group.sync")
+        .Kv("group", req.group_id)
+        .Kv("member", req.member_id)
+        .Kv("generation", req.generation)
+        .Kv("state", g != nullptr ? GroupStateName(g->state) : "-")
+        .Kv("error", protocol::ErrorName(error));
     if (error != ErrorCode::kNone) {
       SyncResult r;
       r.error = error;

@@ -3,10 +3,13 @@
 // clean restart and a kill -9.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -47,31 +50,51 @@ void ProduceN(const std::string& bootstrap, const std::string& topic, int from, 
   ASSERT_EQ(producer.Flush(), 0);
 }
 
-// Consumes with every member in turn, committing each message before counting it; a message
-// whose commit fails is not counted and is read again (by whoever owns its partition next).
-// Stops when `want` distinct messages were counted or the deadline passed.
+// Consumes with every member, committing each message before counting it; a message whose
+// commit fails is not counted and is read again (by whoever owns its partition next). Stops
+// when `want` distinct messages were counted or the deadline passed.
+// Each member polls on its own thread, as separate applications would: a synchronous commit
+// waits behind its member's parked JoinGroup until the others rejoin, and they can only rejoin
+// while their own polls keep running.
 class ExactlyOnce {
  public:
   void Pump(const std::vector<GroupConsumer*>& members, size_t want, int timeout_ms) {
     PumpUntil(members, timeout_ms, [&] { return seen_.size() >= want; });
   }
-  // Consumes (as Pump does) until `done` holds; returns whether it did.
+  // Consumes (as Pump does) until `done` holds; returns whether it did. `done` runs with the
+  // counter's lock held.
   template <typename Pred>
   bool PumpUntil(const std::vector<GroupConsumer*>& members, int timeout_ms, Pred done) {
     auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!done() && SteadyClock::now() < deadline) {
-      for (GroupConsumer* c : members) {
-        std::optional<Message> m = c->Poll(20);
-        if (!m.has_value()) continue;
-        if (c->Commit(*m) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          c->Seek(m->partition, m->offset);
-          continue;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (GroupConsumer* c : members) {
+      threads.emplace_back([this, c, &stop, deadline] {
+        while (!stop.load() && SteadyClock::now() < deadline) {
+          std::optional<Message> m = c->Poll(20);
+          if (!m.has_value()) continue;
+          if (c->Commit(*m) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            c->Seek(m->partition, m->offset);
+            continue;
+          }
+          std::lock_guard<std::mutex> lock(mu_);
+          ++seen_[{m->partition, m->offset}];
+          by_member_[c].insert(m->partition);
         }
-        ++seen_[{m->partition, m->offset}];
-        by_member_[c].insert(m->partition);
-      }
+      });
     }
-    return done();
+    bool ok = false;
+    while (SteadyClock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if ((ok = done())) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stop.store(true);
+    for (auto& t : threads) t.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    return ok || done();
   }
   size_t distinct() const { return seen_.size(); }
   int duplicates() const {
@@ -82,6 +105,7 @@ class ExactlyOnce {
   const std::set<int32_t>& partitions_of(GroupConsumer* c) { return by_member_[c]; }
 
  private:
+  std::mutex mu_;
   std::map<std::pair<int32_t, int64_t>, int> seen_;
   std::map<GroupConsumer*, std::set<int32_t>> by_member_;
 };
