@@ -82,10 +82,13 @@ PartitionState Controller::Next(const PartitionRecord& rec,
 absl::StatusOr<ControllerPass> Controller::Reconcile() {
   ControllerPass pass;
   if (!membership_->IsController()) return pass;
-  pass.active = true;
-  ClusterView view = membership_->View();
-  std::vector<int32_t> alive = AliveIds(view);
+  // Partitions first, then the brokers: every broker a state names registered before that
+  // state was written, so it is in the (newer) broker read unless it died since.
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
+  ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
+  if (view.controller_id != membership_->id()) return pass;  // deposed meanwhile
+  pass.active = true;
+  std::vector<int32_t> alive = AliveIds(view);
   for (const PartitionRecord& rec : records) {
     ++pass.partitions;
     if (rec.mod_revision == 0) continue;  // state not written yet (creation in progress)
@@ -109,9 +112,10 @@ absl::StatusOr<ControllerPass> Controller::Reconcile() {
 
 absl::StatusOr<int> Controller::ElectPreferredLeaders() {
   if (!membership_->IsController()) return 0;
-  ClusterView view = membership_->View();
-  std::vector<int32_t> alive = AliveIds(view);
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
+  ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
+  if (view.controller_id != membership_->id()) return 0;
+  std::vector<int32_t> alive = AliveIds(view);
   int moved = 0;
   for (const PartitionRecord& rec : records) {
     if (rec.mod_revision == 0 || rec.replicas.empty()) continue;

@@ -108,7 +108,8 @@ absl::Status Broker::JoinCluster() {
 void Broker::LeaveCluster() {
   if (membership_ == nullptr) return;
   if (config_.controlled_shutdown) {
-    ClusterView view = membership_->View();
+    auto fresh = ReadClusterView(metadata_store_.get(), config_.metadata_root);
+    ClusterView view = fresh.ok() ? *fresh : membership_->View();
     std::vector<int32_t> alive;
     for (const BrokerInfo& b : view.brokers) alive.push_back(b.id);
     auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root,
