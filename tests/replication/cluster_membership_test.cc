@@ -9,20 +9,14 @@
 #include "gtest/gtest.h"
 #include "replication/etcd_store.h"
 #include "tests/replication/etcd_process.h"
+#include "tests/replication/store_testing.h"
 #include "tests/testing/temp_dir.h"
 
 namespace strata {
 namespace {
 
-// Polls `done` every 20 ms for up to `timeout_ms` (cluster changes happen on store threads).
-bool Eventually(const std::function<bool()>& done, int timeout_ms = 10'000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
+using testing::Eventually;
+
 
 ClusterMembership::Options OptionsFor(int32_t id) {
   ClusterMembership::Options o;

@@ -11,9 +11,12 @@
 #include "gtest/gtest.h"
 #include "replication/etcd_store.h"
 #include "tests/replication/etcd_process.h"
+#include "tests/replication/store_testing.h"
 
 namespace strata {
 namespace {
+
+using testing::Eventually;
 
 using Replicas = std::vector<std::vector<int32_t>>;
 
@@ -75,14 +78,6 @@ TEST(ChooseLeader, FirstLiveInSyncReplicaThenUncleanThenNone) {
   EXPECT_EQ(ChooseLeader(p, {}, true), std::nullopt);
 }
 
-bool Eventually(const std::function<bool()>& done, int timeout_ms = 10'000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 // One broker's control plane: its store connection, membership and controller.
 struct Node {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -65,6 +66,16 @@ inline bool WaitUntilGone(MetadataStore* store, const std::string& key, int time
     if (waited >= timeout_ms) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+// Polls `done` every 20 ms for up to `timeout_ms` (cluster changes happen on store threads).
+inline bool Eventually(const std::function<bool()>& done, int timeout_ms = 10'000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
 }
 
 // The embedded store in a temp dir; time is a ManualClock.
