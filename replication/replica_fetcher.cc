@@ -1,0 +1,338 @@
+// ReplicaFetcher (replication/replica_fetcher.h): truncation, fetch rounds and appends.
+#include "replication/replica_fetcher.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "log/batch_format.h"
+#include "log/record_batch.h"
+#include "protocol/errors.h"
+#include "protocol/fetch.h"
+#include "protocol/list_offsets.h"
+#include "protocol/offset_for_leader_epoch.h"
+
+namespace strata {
+namespace {
+
+using protocol::ErrorCode;
+
+constexpr int16_t kFetchVersion = 12;
+constexpr int16_t kListOffsetsVersion = 7;
+constexpr int16_t kOffsetForLeaderEpochVersion = 4;
+
+std::string Name(const std::string& topic, int32_t partition) {
+  return absl::StrCat(topic, "-", partition);
+}
+
+// The whole batches at the start of `records` (a fetch may end inside a batch), checked.
+absl::StatusOr<size_t> WholeBatches(std::span<const uint8_t> records) {
+  size_t off = 0;
+  while (records.size() - off >= batch_format::kLogOverhead) {
+    ASSIGN_OR_RETURN(size_t n, RecordBatchView::PeekSize(records.subspan(off)));
+    if (n > records.size() - off) break;
+    ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(records.subspan(off, n)));
+    (void)view;
+    off += n;
+  }
+  return off;
+}
+
+}  // namespace
+
+ReplicaFetcher::ReplicaFetcher(Options options) : options_(std::move(options)) {}
+
+ReplicaFetcher::~ReplicaFetcher() { Stop(); }
+
+void ReplicaFetcher::AddPartition(PartitionToFetch p) {
+  p.log->set_high_watermark_follows_end(false);
+  Key key{p.topic, p.partition};
+  absl::MutexLock lock(&mu_);
+  State& s = partitions_[key];
+  s.p = std::move(p);
+  s.needs_truncation = true;
+  s.status.error.clear();
+  s.status.log_end = s.p.log->log_end_offset();
+  s.status.high_watermark = s.p.log->high_watermark();
+}
+
+void ReplicaFetcher::RemovePartition(const std::string& topic, int32_t partition) {
+  absl::MutexLock lock(&mu_);
+  partitions_.erase({topic, partition});
+}
+
+std::optional<ReplicaFetcher::PartitionStatus> ReplicaFetcher::Status(const std::string& topic,
+                                                                      int32_t partition) const {
+  absl::MutexLock lock(&mu_);
+  auto it = partitions_.find({topic, partition});
+  if (it == partitions_.end()) return std::nullopt;
+  return it->second.status;
+}
+
+absl::Status ReplicaFetcher::EnsureConnected() {
+  if (conn_ != nullptr && !conn_->closed()) return absl::OkStatus();
+  client::ConnectionOptions o;
+  o.client_id = absl::StrCat("strata-replica-", options_.replica_id);
+  o.connect_timeout_ms = 5'000;
+  o.request_timeout_ms = options_.max_wait_ms + 30'000;
+  ASSIGN_OR_RETURN(conn_, client::Connection::Connect(options_.leader, o));
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaFetcher::Truncate(const Key& key, State& s) {
+  std::optional<EpochEntry> latest = s.p.log->leader_epochs().Latest();
+  if (!latest.has_value()) {
+    s.needs_truncation = false;  // nothing written under any epoch: nothing to compare
+    return absl::OkStatus();
+  }
+  protocol::OffsetForLeaderEpochRequest req;
+  req.replica_id = options_.replica_id;
+  req.topics.push_back({.topic = key.first,
+                        .partitions = {{.partition = key.second,
+                                        .current_leader_epoch = s.p.leader_epoch,
+                                        .leader_epoch = latest->epoch.value()}}});
+  ASSIGN_OR_RETURN(int16_t v,
+                   conn_->PickVersion(protocol::ApiKey::kOffsetForLeaderEpoch,
+                                      kOffsetForLeaderEpochVersion));
+  ASSIGN_OR_RETURN(auto resp, (conn_->Call<protocol::OffsetForLeaderEpochRequest,
+                                           protocol::OffsetForLeaderEpochResponse>(req, v)));
+  if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
+    return absl::DataLossError("OffsetForLeaderEpoch: the leader answered another partition");
+  }
+  const auto& r = resp.topics[0].partitions[0];
+  if (r.error_code != 0) {
+    s.status.error = protocol::ErrorName(static_cast<ErrorCode>(r.error_code));
+    return absl::OkStatus();  // parked until re-added
+  }
+  Offset end = s.p.log->log_end_offset();
+  // The leader knows no epoch this old or this new: only the committed part is certain.
+  Offset cut = r.end_offset >= 0 ? Offset(r.end_offset) : s.p.log->high_watermark();
+  if (cut < end) {
+    ASSIGN_OR_RETURN(Offset new_end, s.p.log->TruncateTo(cut));
+    s.status.truncated_records += end.value() - new_end.value();
+    LOG_EVENT(Warn, "replica.truncated")
+        .Kv("partition", Name(key.first, key.second))
+        .Kv("local_epoch", latest->epoch.value())
+        .Kv("leader_epoch", r.leader_epoch)
+        .Kv("from", end.value())
+        .Kv("to", new_end.value());
+  }
+  s.needs_truncation = false;
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaFetcher::ResetOutOfRange(const Key& key) {
+  std::shared_ptr<Log> log;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = partitions_.find(key);
+    if (it == partitions_.end()) return absl::OkStatus();
+    log = it->second.p.log;
+  }
+  auto list = [&](int64_t timestamp) -> absl::StatusOr<int64_t> {
+    protocol::ListOffsetsRequest req;
+    req.replica_id = options_.replica_id;
+    req.topics.push_back(
+        {.name = key.first, .partitions = {{.partition_index = key.second, .timestamp = timestamp}}});
+    ASSIGN_OR_RETURN(int16_t v,
+                     conn_->PickVersion(protocol::ApiKey::kListOffsets, kListOffsetsVersion));
+    ASSIGN_OR_RETURN(auto resp, (conn_->Call<protocol::ListOffsetsRequest,
+                                             protocol::ListOffsetsResponse>(req, v)));
+    if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
+      return absl::DataLossError("ListOffsets: the leader answered another partition");
+    }
+    const auto& p = resp.topics[0].partitions[0];
+    if (p.error_code != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "ListOffsets: ", protocol::ErrorName(static_cast<ErrorCode>(p.error_code))));
+    }
+    return p.offset;
+  };
+  ASSIGN_OR_RETURN(int64_t leader_end, list(-1));
+  Offset end = log->log_end_offset();
+  if (end.value() > leader_end) {
+    RETURN_IF_ERROR(log->TruncateTo(Offset(leader_end)).status());
+  } else {
+    ASSIGN_OR_RETURN(int64_t leader_start, list(-2));
+    if (end.value() < leader_start) RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(leader_start)));
+  }
+  LOG_EVENT(Warn, "replica.out_of_range")
+      .Kv("partition", Name(key.first, key.second))
+      .Kv("local_end", end.value())
+      .Kv("leader_end", leader_end)
+      .Kv("now", log->log_end_offset().value());
+  return absl::OkStatus();
+}
+
+void ReplicaFetcher::Apply(const Key& key, int16_t error, int64_t high_watermark,
+                           std::span<const uint8_t> records) {
+  absl::MutexLock lock(&mu_);
+  auto it = partitions_.find(key);
+  if (it == partitions_.end()) return;  // removed meanwhile
+  State& s = it->second;
+  Log& log = *s.p.log;
+  if (error != 0) {
+    s.status.error = protocol::ErrorName(static_cast<ErrorCode>(error));
+    return;
+  }
+  if (!records.empty()) {
+    absl::StatusOr<size_t> whole = WholeBatches(records);
+    absl::Status st = whole.status();
+    if (whole.ok() && *whole > 0) {
+      // The follower writes the leader's bytes as they are (Append only reads them when offsets
+      // are kept), from a copy it owns.
+      std::string copy(reinterpret_cast<const char*>(records.data()), *whole);
+      std::span<uint8_t> bytes(reinterpret_cast<uint8_t*>(copy.data()), copy.size());
+      st = log.Append(bytes, {.assign_offsets = false}).status();
+    }
+    if (!st.ok()) {
+      s.status.error = std::string(st.message());
+      s.needs_truncation = true;  // compare with the leader again before the next fetch
+      LOG_EVENT(Warn, "replica.append_failed")
+          .Kv("partition", Name(key.first, key.second))
+          .Kv("error", st.ToString());
+      return;
+    }
+  }
+  Offset hw = std::min(Offset(high_watermark), log.log_end_offset());
+  if (hw > log.high_watermark()) log.SetHighWatermark(hw);
+  s.status.log_end = log.log_end_offset();
+  s.status.high_watermark = log.high_watermark();
+  ++s.status.fetches;
+  s.status.error.clear();
+}
+
+absl::Status ReplicaFetcher::FetchRound() {
+  protocol::FetchRequest req;
+  req.replica_id = options_.replica_id;
+  req.max_wait_ms = options_.max_wait_ms;
+  req.min_bytes = options_.min_bytes;
+  req.max_bytes = options_.max_bytes;
+  req.session_id = 0;
+  req.session_epoch = -1;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [key, s] : partitions_) {
+      if (!s.status.error.empty() || s.needs_truncation) continue;
+      auto topic = std::find_if(req.topics.begin(), req.topics.end(),
+                                [&](const auto& t) { return t.topic == key.first; });
+      if (topic == req.topics.end()) {
+        req.topics.push_back({.topic = key.first, .topic_id = {}, .partitions = {}});
+        topic = req.topics.end() - 1;
+      }
+      topic->partitions.push_back({.partition = key.second,
+                                   .current_leader_epoch = s.p.leader_epoch,
+                                   .fetch_offset = s.p.log->log_end_offset().value(),
+                                   .last_fetched_epoch = -1,
+                                   .log_start_offset = s.p.log->log_start_offset().value(),
+                                   .partition_max_bytes = options_.partition_max_bytes});
+    }
+  }
+  if (req.topics.empty()) {
+    absl::MutexLock lock(&mu_);
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(options_.backoff_ms));
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(int16_t v, conn_->PickVersion(protocol::ApiKey::kFetch, kFetchVersion));
+  ASSIGN_OR_RETURN(client::ResponseFrame frame, conn_->Send(req, v).get());
+  protocol::Reader r(frame.body());
+  protocol::FetchResponse resp;
+  RETURN_IF_ERROR(resp.Decode(r, v));
+  if (resp.error_code != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("fetch: ", protocol::ErrorName(static_cast<ErrorCode>(resp.error_code))));
+  }
+  std::vector<Key> out_of_range;
+  for (const auto& t : resp.responses) {
+    for (const auto& p : t.partitions) {
+      Key key{t.topic, p.partition_index};
+      if (p.error_code == static_cast<int16_t>(ErrorCode::kOffsetOutOfRange)) {
+        out_of_range.push_back(key);
+        continue;
+      }
+      Apply(key, p.error_code, p.high_watermark, p.records.bytes);
+    }
+  }
+  for (const Key& key : out_of_range) RETURN_IF_ERROR(ResetOutOfRange(key));
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaFetcher::RunOnce() {
+  RETURN_IF_ERROR(EnsureConnected());
+  std::vector<Key> to_truncate;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [key, s] : partitions_) {
+      if (s.needs_truncation && s.status.error.empty()) to_truncate.push_back(key);
+    }
+  }
+  for (const Key& key : to_truncate) {
+    // The network round trip runs without the lock; the state is looked up again after it.
+    State copy;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = partitions_.find(key);
+      if (it == partitions_.end()) continue;
+      copy = it->second;
+    }
+    RETURN_IF_ERROR(Truncate(key, copy));
+    absl::MutexLock lock(&mu_);
+    auto it = partitions_.find(key);
+    if (it == partitions_.end() || it->second.p.log != copy.p.log) continue;
+    it->second.needs_truncation = copy.needs_truncation;
+    it->second.status.error = copy.status.error;
+    it->second.status.truncated_records = copy.status.truncated_records;
+    it->second.status.log_end = copy.p.log->log_end_offset();
+  }
+  return FetchRound();
+}
+
+void ReplicaFetcher::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ReplicaFetcher::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  // A long poll in flight ends within max_wait_ms.
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReplicaFetcher::Run() {
+  std::string last_error;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::Status s = RunOnce();
+    std::string error = s.ok() ? "" : s.ToString();
+    if (error != last_error) {
+      if (s.ok()) {
+        LOG_EVENT(Info, "replica.fetching").Kv("leader", options_.leader.ToString());
+      } else {
+        LOG_EVENT(Warn, "replica.fetch_failed")
+            .Kv("leader", options_.leader.ToString())
+            .Kv("error", error);
+      }
+      last_error = error;
+    }
+    if (!s.ok()) {
+      conn_.reset();
+      absl::MutexLock lock(&mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(options_.backoff_ms));
+    }
+  }
+}
+
+}  // namespace strata

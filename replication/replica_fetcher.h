@@ -1,0 +1,105 @@
+// ReplicaFetcher: a follower's copy loop for the partitions it follows on one leader broker.
+// It fetches with the ordinary Fetch API (replica id = this broker), appends the leader's
+// batches exactly as they arrive (the leader's offsets, leader epochs and bytes: followers are
+// byte-identical copies), and keeps the follower's high watermark at
+// min(leader's high watermark, local log end).
+//
+//   ReplicaFetcher fetcher({.replica_id = 2, .leader = {"127.0.0.1", 9092}});
+//   fetcher.AddPartition({.topic = "orders", .partition = 0, .log = log, .leader_epoch = 4});
+//   fetcher.Start();                     // its own thread, long-polling the leader
+//   ... fetcher.Status("orders", 0) ...  // log end, high watermark, last error
+//   fetcher.Stop();
+//
+// Truncation (KIP-101): a partition added (or re-added after a leader change) first asks the
+// leader where its latest local epoch ends (OffsetForLeaderEpoch) and cuts the local log there
+// if it runs past it — the unreplicated tail a crashed leader wrote. With no local epoch there
+// is nothing to compare and nothing is cut. A fetch answered OFFSET_OUT_OF_RANGE cuts the log to
+// the leader's end (when ahead of it) or restarts it at the leader's log start (when behind).
+//
+// Errors that mean "not my leader any more" (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+// UNKNOWN_TOPIC_OR_PARTITION, ...) park the partition with the error in its Status until it is
+// re-added; connection errors back off (replica.fetch.backoff.ms) and reconnect.
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "client/connection.h"
+#include "log/log.h"
+
+namespace strata {
+
+class ReplicaFetcher {
+ public:
+  struct Options {
+    int32_t replica_id = 0;
+    client::HostPort leader;
+    int32_t max_wait_ms = 500;                 // replica.fetch.wait.max.ms
+    int32_t min_bytes = 1;                     // replica.fetch.min.bytes
+    int32_t max_bytes = 10 << 20;              // replica.fetch.response.max.bytes
+    int32_t partition_max_bytes = 1 << 20;     // replica.fetch.max.bytes
+    int64_t backoff_ms = 1'000;                // replica.fetch.backoff.ms
+  };
+  struct PartitionToFetch {
+    std::string topic;
+    int32_t partition = 0;
+    std::shared_ptr<Log> log;
+    int32_t leader_epoch = -1;  // the leader's epoch as the follower knows it (-1: unknown)
+  };
+  struct PartitionStatus {
+    Offset log_end{0};
+    Offset high_watermark{0};
+    int64_t fetches = 0;           // fetch responses applied
+    int64_t truncated_records = 0;  // cut from the local log by truncations
+    std::string error;             // empty while healthy
+  };
+
+  explicit ReplicaFetcher(Options options);
+  ~ReplicaFetcher();  // Stop()
+
+  // Starts (or restarts, after a leader change) following `p`: truncation first, then fetches.
+  // The log's high watermark stops following its end: the fetcher sets it from now on.
+  void AddPartition(PartitionToFetch p);
+  void RemovePartition(const std::string& topic, int32_t partition);
+  std::optional<PartitionStatus> Status(const std::string& topic, int32_t partition) const;
+
+  void Start();
+  void Stop();
+  // One round on the calling thread: connect if needed, truncate what needs it, one Fetch.
+  absl::Status RunOnce();
+
+ private:
+  using Key = std::pair<std::string, int32_t>;
+  struct State {
+    PartitionToFetch p;
+    bool needs_truncation = true;
+    PartitionStatus status;
+  };
+
+  absl::Status EnsureConnected();
+  absl::Status Truncate(const Key& key, State& s);
+  absl::Status FetchRound();
+  // Applies one partition's fetch response (records, high watermark, error).
+  void Apply(const Key& key, int16_t error, int64_t high_watermark, std::span<const uint8_t> records);
+  absl::Status ResetOutOfRange(const Key& key);
+  void Run();
+
+  const Options options_;
+  std::unique_ptr<client::Connection> conn_;  // used by the fetch thread (or RunOnce) only
+  mutable absl::Mutex mu_;
+  std::map<Key, State> partitions_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace strata
