@@ -239,7 +239,7 @@ class Log {
   std::atomic<int64_t> log_end_{0};
   std::atomic<int64_t> recovery_point_{0};
   std::atomic<int64_t> high_watermark_{0};
-  bool hw_follows_end_ = true;
+  std::atomic<bool> hw_follows_end_{true};  // set by replication while appends run
   std::unique_ptr<LeaderEpochCache> epochs_;
   std::unique_ptr<ProducerStateManager> producers_ ABSL_GUARDED_BY(append_mu_);
   std::vector<LogProblem> problems_;

@@ -48,7 +48,8 @@ absl::StatusOr<int32_t> DecodeController(absl::string_view json) {
 }
 
 bool SameView(const ClusterView& a, const ClusterView& b) {
-  return a.brokers == b.brokers && a.controller_id == b.controller_id &&
+  return a.brokers == b.brokers && a.registered_at == b.registered_at &&
+         a.controller_id == b.controller_id &&
          a.controller_epoch == b.controller_epoch;
 }
 
@@ -70,6 +71,7 @@ absl::StatusOr<ClusterView> ReadClusterView(MetadataStore* store, const std::str
       LOG_EVENT(Warn, "cluster.bad_registration").Kv("key", kv.key).Kv("error", b.status().ToString());
       continue;
     }
+    view.registered_at[b->id] = kv.create_revision;
     view.brokers.push_back(std::move(*b));
   }
   std::sort(view.brokers.begin(), view.brokers.end(),
@@ -86,7 +88,11 @@ absl::StatusOr<ClusterView> ReadClusterView(MetadataStore* store, const std::str
 
 ClusterMembership::ClusterMembership(MetadataStore* store, Clock* clock, Options options,
                                      Listener listener)
-    : store_(store), clock_(clock), options_(std::move(options)) {
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      guard_(std::make_shared<CallbackGuard>()) {
+  guard_->self = this;
   if (listener) AddListener(std::move(listener));
 }
 
@@ -112,11 +118,13 @@ absl::StatusOr<std::unique_ptr<ClusterMembership>> ClusterMembership::Start(Meta
                                                                             Listener listener) {
   std::unique_ptr<ClusterMembership> m(
       new ClusterMembership(store, clock, std::move(options), std::move(listener)));
-  const int64_t deadline = clock->MonotonicNanos() + m->options_.registration_wait_ms * 1'000'000;
+  // The wait is for a session on the store's clock to expire: real time, not `clock`.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(m->options_.registration_wait_ms);
   while (true) {
     absl::Status s = m->Register();
     if (s.ok()) break;
-    if (!absl::IsAlreadyExists(s) || clock->MonotonicNanos() >= deadline) return s;
+    if (!absl::IsAlreadyExists(s) || std::chrono::steady_clock::now() >= deadline) return s;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the old session may expire
   }
   // Watches first, so no change between the first read and the watch is missed.
@@ -142,23 +150,33 @@ absl::Status ClusterMembership::Register() {
         absl::StrCat("broker id ", options_.self.id, " is registered by another live broker (",
                      holder, "); each broker needs its own --broker-id"));
   }
-  store_->KeepAliveInBackground(lease, [this, lease](absl::Status why) {
-    LOG_EVENT(Warn, "cluster.session_lost").Kv("lease", lease).Kv("why", why.ToString());
-    {
-      absl::MutexLock lock(&mu_);
-      if (lease_ == lease) session_lost_ = true;
-    }
-    Wake();
+  {
+    // Before the keep-alive starts, so a loss it reports at once is not dropped.
+    absl::MutexLock lock(&mu_);
+    lease_ = lease;
+    session_lost_ = false;
+  }
+  // The keep-alive's thread may report a loss while Stop runs: the guard lets Stop wait for a
+  // running callback and turns later ones into no-ops.
+  store_->KeepAliveInBackground(lease, [guard = guard_, lease](absl::Status why) {
+    absl::MutexLock guard_lock(&guard->mu);
+    if (guard->self != nullptr) guard->self->OnSessionLost(lease, why);
   });
-  absl::MutexLock lock(&mu_);
-  lease_ = lease;
-  session_lost_ = false;
   LOG_EVENT(Info, "cluster.registered")
       .Kv("broker", options_.self.id)
       .Kv("key", key)
       .Kv("lease", lease)
       .Kv("revision", r->revision);
   return absl::OkStatus();
+}
+
+void ClusterMembership::OnSessionLost(LeaseId lease, const absl::Status& why) {
+  LOG_EVENT(Warn, "cluster.session_lost").Kv("lease", lease).Kv("why", why.ToString());
+  {
+    absl::MutexLock lock(&mu_);
+    if (lease_ == lease) session_lost_ = true;
+  }
+  Wake();
 }
 
 absl::Status ClusterMembership::Campaign() {
@@ -209,10 +227,15 @@ absl::Status ClusterMembership::Tick() {
     lost = session_lost_ || lease_ == kNoLease;
   }
   if (lost) {
+    LeaseId old;
     {
       absl::MutexLock lock(&mu_);
-      lease_ = kNoLease;  // gone with its keys; a new session replaces it
+      old = lease_;
+      lease_ = kNoLease;  // a new session replaces it
     }
+    // The client gave up on it, but etcd may still hold it (and with it our registration and
+    // perhaps the controller key): end it, or re-registering would collide with ourselves.
+    if (old != kNoLease) (void)store_->Revoke(old);
     RETURN_IF_ERROR(Register());
   }
   RETURN_IF_ERROR(Campaign());
@@ -264,6 +287,10 @@ void ClusterMembership::Stop() {
   }
   watch_.reset();
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock guard_lock(&guard_->mu);  // waits for a running loss callback
+    guard_->self = nullptr;
+  }
   LeaseId lease;
   {
     absl::MutexLock lock(&mu_);

@@ -50,6 +50,9 @@ absl::StatusOr<BrokerInfo> DecodeBrokerInfo(absl::string_view json);
 // What a broker knows of the cluster, as of one store revision.
 struct ClusterView {
   std::vector<BrokerInfo> brokers;  // live registrations, by id
+  // create_revision of each broker's registration: a broker that restarted (a new session)
+  // has a new one, even if its id and address are the same.
+  std::map<int32_t, int64_t> registered_at;
   int32_t controller_id = -1;       // -1: no controller right now
   int64_t controller_epoch = 0;     // create_revision of the controller key; 0 with no controller
   int64_t revision = 0;             // store revision the view was read at
@@ -106,6 +109,12 @@ class ClusterMembership {
   absl::Status Refresh();
   void Run();
   void Wake();
+  void OnSessionLost(LeaseId lease, const absl::Status& why);
+
+  struct CallbackGuard {
+    absl::Mutex mu;
+    ClusterMembership* self ABSL_GUARDED_BY(mu) = nullptr;
+  };
 
   MetadataStore* store_;
   Clock* clock_;
@@ -121,6 +130,7 @@ class ClusterMembership {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<WatchHandle> watch_;
+  std::shared_ptr<CallbackGuard> guard_;  // shared with the keep-alive callbacks
   std::thread thread_;
 };
 

@@ -82,16 +82,29 @@ PartitionState Controller::Next(const PartitionRecord& rec,
 absl::StatusOr<ControllerPass> Controller::Reconcile() {
   ControllerPass pass;
   if (!membership_->IsController()) return pass;
+  absl::MutexLock pass_lock(&pass_mu_);
   // Partitions first, then the brokers: every broker a state names registered before that
   // state was written, so it is in the (newer) broker read unless it died since.
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
   ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
   if (view.controller_id != membership_->id()) return pass;  // deposed meanwhile
   pass.active = true;
-  std::vector<int32_t> alive = AliveIds(view);
+  // A broker that re-registered since the last pass restarted: for this pass it is dead (it
+  // loses leadership and leaves ISRs, with the epoch bumped); the next pass sees it alive.
+  std::vector<int32_t> alive;
+  for (const auto& [id, revision] : view.registered_at) {
+    auto seen = seen_registrations_.find(id);
+    if (seen == seen_registrations_.end() || seen->second == revision) alive.push_back(id);
+  }
   for (const PartitionRecord& rec : records) {
     ++pass.partitions;
-    if (rec.mod_revision == 0) continue;  // state not written yet (creation in progress)
+    if (rec.unreadable) continue;
+    if (rec.mod_revision == 0) {
+      // The topic's creation stopped between its assignment and this state: finish it.
+      ASSIGN_OR_RETURN(bool created, CreateMissingState(rec, view.controller_epoch));
+      pass.conflicts += !created;
+      continue;
+    }
     PartitionState next = Next(rec, alive);
     if (next.leader == kNoLeader) ++pass.offline;
     if (next == rec.state) continue;
@@ -107,11 +120,31 @@ absl::StatusOr<ControllerPass> Controller::Reconcile() {
       ++pass.isr_changed;
     }
   }
+  seen_registrations_ = view.registered_at;
   return pass;
+}
+
+absl::StatusOr<bool> Controller::CreateMissingState(const PartitionRecord& rec,
+                                                    int64_t controller_epoch) {
+  if (rec.replicas.empty()) return true;
+  PartitionState s{.leader = rec.replicas.front(),
+                   .leader_epoch = 0,
+                   .isr = rec.replicas,
+                   .controller_epoch = controller_epoch};
+  ASSIGN_OR_RETURN(CasResult r,
+                   store_->CompareAndSet(PartitionKey(options_.root, rec.topic, rec.partition), 0,
+                                         EncodePartitionState(s)));
+  if (r.applied) {
+    LOG_EVENT(Warn, "controller.state_created")
+        .Kv("partition", absl::StrCat(rec.topic, "-", rec.partition))
+        .Kv("leader", s.leader);
+  }
+  return r.applied;
 }
 
 absl::StatusOr<int> Controller::ElectPreferredLeaders() {
   if (!membership_->IsController()) return 0;
+  absl::MutexLock pass_lock(&pass_mu_);
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
   ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
   if (view.controller_id != membership_->id()) return 0;
@@ -230,9 +263,10 @@ absl::StatusOr<int> MoveLeadershipAway(MetadataStore* store, const std::string& 
       conflict |= !applied;
       moved += applied && next.leader != rec.state.leader;
     }
-    if (!conflict) break;
+    if (!conflict) return moved;
   }
-  return moved;
+  return absl::AbortedError(absl::StrCat("controlled shutdown: partition states kept changing "
+                                         "under it; ", moved, " leaderships moved"));
 }
 
 PartitionHealth HealthOf(const std::vector<PartitionRecord>& records,

@@ -10,6 +10,9 @@
 //   - preferred leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval.seconds, or on demand) hands leadership back to the first
 //     replica when it is alive and in sync.
+//   - a broker that restarted (its registration is new since the last pass) is treated as dead
+//     for one pass, so its leaderships get a new epoch and it leaves the ISRs until it catches up;
+//   - a partition whose state is missing (a creation cut short) gets its first state.
 // Every write is a compare-and-set on the state's version, stamped with the controller epoch;
 // a conflict (a leader changed its ISR meanwhile) is re-read and retried on the next pass.
 //
@@ -19,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -68,10 +72,14 @@ class Controller {
   // The state `rec` should have with `alive` brokers (rules above); equal to rec.state when
   // nothing is to change.
   PartitionState Next(const PartitionRecord& rec, const std::vector<int32_t>& alive) const;
+  // Writes the first state of a partition whose topic exists without it. False: lost a race.
+  absl::StatusOr<bool> CreateMissingState(const PartitionRecord& rec, int64_t controller_epoch);
 
   MetadataStore* store_;
   ClusterMembership* membership_;
   const Options options_;
+  absl::Mutex pass_mu_;  // one pass at a time (the thread, and callers of Reconcile)
+  std::map<int32_t, int64_t> seen_registrations_ ABSL_GUARDED_BY(pass_mu_);
   absl::Mutex mu_;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
 
@@ -172,6 +173,11 @@ absl::StatusOr<std::vector<PartitionRecord>> ReadPartitionStates(MetadataStore* 
         if (state.ok()) {
           rec.state = *state;
           rec.mod_revision = it->second->mod_revision;
+        } else {
+          rec.unreadable = true;
+          LOG_EVENT(Warn, "cluster.bad_partition_state")
+              .Kv("key", it->second->key)
+              .Kv("error", state.status().ToString());
         }
       }
       out.push_back(std::move(rec));

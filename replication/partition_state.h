@@ -51,7 +51,8 @@ struct PartitionRecord {
   int32_t partition = 0;
   std::vector<int32_t> replicas;
   PartitionState state;
-  int64_t mod_revision = 0;  // of the state key: the version for compare-and-set
+  int64_t mod_revision = 0;  // of the state key: the version for compare-and-set (0: none)
+  bool unreadable = false;   // the state key exists but does not decode (left alone, logged)
 };
 
 // Replicas for `partitions` partitions with `replication_factor` each over `brokers`, Kafka's

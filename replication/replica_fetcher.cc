@@ -2,6 +2,7 @@
 #include "replication/replica_fetcher.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -22,6 +23,12 @@ using protocol::ErrorCode;
 constexpr int16_t kFetchVersion = 12;
 constexpr int16_t kListOffsetsVersion = 7;
 constexpr int16_t kOffsetForLeaderEpochVersion = 4;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string Name(const std::string& topic, int32_t partition) {
   return absl::StrCat(topic, "-", partition);
@@ -52,7 +59,10 @@ void ReplicaFetcher::AddPartition(PartitionToFetch p) {
   absl::MutexLock lock(&mu_);
   State& s = partitions_[key];
   s.p = std::move(p);
+  ++s.generation;
   s.needs_truncation = true;
+  s.parked = false;
+  s.retry_at_ms = 0;
   s.status.error.clear();
   s.status.log_end = s.p.log->log_end_offset();
   s.status.high_watermark = s.p.log->high_watermark();
@@ -71,17 +81,32 @@ std::optional<ReplicaFetcher::PartitionStatus> ReplicaFetcher::Status(const std:
   return it->second.status;
 }
 
-absl::Status ReplicaFetcher::EnsureConnected() {
-  if (conn_ != nullptr && !conn_->closed()) return absl::OkStatus();
+absl::StatusOr<std::shared_ptr<client::Connection>> ReplicaFetcher::Connected() {
+  {
+    absl::MutexLock lock(&conn_mu_);
+    if (conn_ != nullptr && !conn_->closed()) return conn_;
+  }
   client::ConnectionOptions o;
   o.client_id = absl::StrCat("strata-replica-", options_.replica_id);
   o.connect_timeout_ms = 5'000;
   o.request_timeout_ms = options_.max_wait_ms + 30'000;
-  ASSIGN_OR_RETURN(conn_, client::Connection::Connect(options_.leader, o));
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::unique_ptr<client::Connection> conn,
+                   client::Connection::Connect(options_.leader, o));
+  absl::MutexLock lock(&conn_mu_);
+  conn_ = std::move(conn);
+  return conn_;
 }
 
-absl::Status ReplicaFetcher::Truncate(const Key& key, State& s) {
+void ReplicaFetcher::Fail(State& s, std::string error, bool park) const {
+  s.status.error = std::move(error);
+  if (park) {
+    s.parked = true;
+  } else {
+    s.retry_at_ms = NowMs() + options_.backoff_ms;
+  }
+}
+
+absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, State& s) {
   std::optional<EpochEntry> latest = s.p.log->leader_epochs().Latest();
   if (!latest.has_value()) {
     s.needs_truncation = false;  // nothing written under any epoch: nothing to compare
@@ -94,21 +119,34 @@ absl::Status ReplicaFetcher::Truncate(const Key& key, State& s) {
                                         .current_leader_epoch = s.p.leader_epoch,
                                         .leader_epoch = latest->epoch.value()}}});
   ASSIGN_OR_RETURN(int16_t v,
-                   conn_->PickVersion(protocol::ApiKey::kOffsetForLeaderEpoch,
-                                      kOffsetForLeaderEpochVersion));
-  ASSIGN_OR_RETURN(auto resp, (conn_->Call<protocol::OffsetForLeaderEpochRequest,
+                   conn.PickVersion(protocol::ApiKey::kOffsetForLeaderEpoch,
+                                    kOffsetForLeaderEpochVersion));
+  ASSIGN_OR_RETURN(auto resp, (conn.Call<protocol::OffsetForLeaderEpochRequest,
                                            protocol::OffsetForLeaderEpochResponse>(req, v)));
   if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
     return absl::DataLossError("OffsetForLeaderEpoch: the leader answered another partition");
   }
   const auto& r = resp.topics[0].partitions[0];
   if (r.error_code != 0) {
-    s.status.error = protocol::ErrorName(static_cast<ErrorCode>(r.error_code));
-    return absl::OkStatus();  // parked until re-added
+    auto code = static_cast<ErrorCode>(r.error_code);
+    Fail(s, protocol::ErrorName(code), code == ErrorCode::kFencedLeaderEpoch);
+    return absl::OkStatus();
   }
   Offset end = s.p.log->log_end_offset();
-  // The leader knows no epoch this old or this new: only the committed part is certain.
-  Offset cut = r.end_offset >= 0 ? Offset(r.end_offset) : s.p.log->high_watermark();
+  Offset cut;
+  bool again = false;
+  if (r.end_offset < 0 || r.leader_epoch < 0) {
+    // The leader knows no epoch this old or this new: only the committed part is certain.
+    cut = s.p.log->high_watermark();
+  } else if (r.leader_epoch < latest->epoch.value()) {
+    // KIP-279: the leader's latest epoch at or below ours is older; ours continued past where
+    // that epoch ends on one side or the other. Cut to the smaller end, then ask again.
+    Offset local_end = s.p.log->leader_epochs().EndOffsetFor(LeaderEpoch(r.leader_epoch), end).second;
+    cut = local_end.value() >= 0 ? std::min(Offset(r.end_offset), local_end) : Offset(r.end_offset);
+    again = true;
+  } else {
+    cut = Offset(r.end_offset);
+  }
   if (cut < end) {
     ASSIGN_OR_RETURN(Offset new_end, s.p.log->TruncateTo(cut));
     s.status.truncated_records += end.value() - new_end.value();
@@ -119,11 +157,11 @@ absl::Status ReplicaFetcher::Truncate(const Key& key, State& s) {
         .Kv("from", end.value())
         .Kv("to", new_end.value());
   }
-  s.needs_truncation = false;
+  s.needs_truncation = again && cut < end;  // a cut under an older epoch: compare again
   return absl::OkStatus();
 }
 
-absl::Status ReplicaFetcher::ResetOutOfRange(const Key& key) {
+absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key& key) {
   std::shared_ptr<Log> log;
   {
     absl::MutexLock lock(&mu_);
@@ -137,8 +175,8 @@ absl::Status ReplicaFetcher::ResetOutOfRange(const Key& key) {
     req.topics.push_back(
         {.name = key.first, .partitions = {{.partition_index = key.second, .timestamp = timestamp}}});
     ASSIGN_OR_RETURN(int16_t v,
-                     conn_->PickVersion(protocol::ApiKey::kListOffsets, kListOffsetsVersion));
-    ASSIGN_OR_RETURN(auto resp, (conn_->Call<protocol::ListOffsetsRequest,
+                     conn.PickVersion(protocol::ApiKey::kListOffsets, kListOffsetsVersion));
+    ASSIGN_OR_RETURN(auto resp, (conn.Call<protocol::ListOffsetsRequest,
                                              protocol::ListOffsetsResponse>(req, v)));
     if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
       return absl::DataLossError("ListOffsets: the leader answered another partition");
@@ -166,15 +204,16 @@ absl::Status ReplicaFetcher::ResetOutOfRange(const Key& key) {
   return absl::OkStatus();
 }
 
-void ReplicaFetcher::Apply(const Key& key, int16_t error, int64_t high_watermark,
-                           std::span<const uint8_t> records) {
+void ReplicaFetcher::Apply(const Key& key, uint64_t generation, int16_t error,
+                           int64_t high_watermark, std::span<const uint8_t> records) {
   absl::MutexLock lock(&mu_);
   auto it = partitions_.find(key);
-  if (it == partitions_.end()) return;  // removed meanwhile
+  if (it == partitions_.end() || it->second.generation != generation) return;  // re-added
   State& s = it->second;
   Log& log = *s.p.log;
   if (error != 0) {
-    s.status.error = protocol::ErrorName(static_cast<ErrorCode>(error));
+    auto code = static_cast<ErrorCode>(error);
+    Fail(s, protocol::ErrorName(code), code == ErrorCode::kFencedLeaderEpoch);
     return;
   }
   if (!records.empty()) {
@@ -188,7 +227,7 @@ void ReplicaFetcher::Apply(const Key& key, int16_t error, int64_t high_watermark
       st = log.Append(bytes, {.assign_offsets = false}).status();
     }
     if (!st.ok()) {
-      s.status.error = std::string(st.message());
+      Fail(s, std::string(st.message()), false);
       s.needs_truncation = true;  // compare with the leader again before the next fetch
       LOG_EVENT(Warn, "replica.append_failed")
           .Kv("partition", Name(key.first, key.second))
@@ -204,7 +243,7 @@ void ReplicaFetcher::Apply(const Key& key, int16_t error, int64_t high_watermark
   s.status.error.clear();
 }
 
-absl::Status ReplicaFetcher::FetchRound() {
+absl::Status ReplicaFetcher::FetchRound(client::Connection& conn) {
   protocol::FetchRequest req;
   req.replica_id = options_.replica_id;
   req.max_wait_ms = options_.max_wait_ms;
@@ -212,10 +251,13 @@ absl::Status ReplicaFetcher::FetchRound() {
   req.max_bytes = options_.max_bytes;
   req.session_id = 0;
   req.session_epoch = -1;
+  std::map<Key, uint64_t> generations;
   {
     absl::MutexLock lock(&mu_);
+    const int64_t now = NowMs();
     for (auto& [key, s] : partitions_) {
-      if (!s.status.error.empty() || s.needs_truncation) continue;
+      if (s.parked || s.needs_truncation || now < s.retry_at_ms) continue;
+      generations[key] = s.generation;
       auto topic = std::find_if(req.topics.begin(), req.topics.end(),
                                 [&](const auto& t) { return t.topic == key.first; });
       if (topic == req.topics.end()) {
@@ -236,8 +278,8 @@ absl::Status ReplicaFetcher::FetchRound() {
     mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(options_.backoff_ms));
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(int16_t v, conn_->PickVersion(protocol::ApiKey::kFetch, kFetchVersion));
-  ASSIGN_OR_RETURN(client::ResponseFrame frame, conn_->Send(req, v).get());
+  ASSIGN_OR_RETURN(int16_t v, conn.PickVersion(protocol::ApiKey::kFetch, kFetchVersion));
+  ASSIGN_OR_RETURN(client::ResponseFrame frame, conn.Send(req, v).get());
   protocol::Reader r(frame.body());
   protocol::FetchResponse resp;
   RETURN_IF_ERROR(resp.Decode(r, v));
@@ -249,28 +291,39 @@ absl::Status ReplicaFetcher::FetchRound() {
   for (const auto& t : resp.responses) {
     for (const auto& p : t.partitions) {
       Key key{t.topic, p.partition_index};
+      auto gen = generations.find(key);
+      if (gen == generations.end()) continue;  // not asked for
       if (p.error_code == static_cast<int16_t>(ErrorCode::kOffsetOutOfRange)) {
         out_of_range.push_back(key);
         continue;
       }
-      Apply(key, p.error_code, p.high_watermark, p.records.bytes);
+      Apply(key, gen->second, p.error_code, p.high_watermark, p.records.bytes);
     }
   }
-  for (const Key& key : out_of_range) RETURN_IF_ERROR(ResetOutOfRange(key));
+  for (const Key& key : out_of_range) {
+    absl::Status st = ResetOutOfRange(conn, key);
+    if (st.ok()) continue;
+    if (absl::IsUnavailable(st) && conn.closed()) return st;  // the connection is gone
+    absl::MutexLock lock(&mu_);
+    auto it = partitions_.find(key);
+    if (it != partitions_.end()) Fail(it->second, std::string(st.message()), false);
+  }
   return absl::OkStatus();
 }
 
 absl::Status ReplicaFetcher::RunOnce() {
-  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(std::shared_ptr<client::Connection> conn, Connected());
   std::vector<Key> to_truncate;
   {
     absl::MutexLock lock(&mu_);
+    const int64_t now = NowMs();
     for (auto& [key, s] : partitions_) {
-      if (s.needs_truncation && s.status.error.empty()) to_truncate.push_back(key);
+      if (s.needs_truncation && !s.parked && now >= s.retry_at_ms) to_truncate.push_back(key);
     }
   }
   for (const Key& key : to_truncate) {
-    // The network round trip runs without the lock; the state is looked up again after it.
+    // The network round trip runs without the lock; the result is kept only if the partition
+    // was not re-added meanwhile.
     State copy;
     {
       absl::MutexLock lock(&mu_);
@@ -278,16 +331,19 @@ absl::Status ReplicaFetcher::RunOnce() {
       if (it == partitions_.end()) continue;
       copy = it->second;
     }
-    RETURN_IF_ERROR(Truncate(key, copy));
+    RETURN_IF_ERROR(Truncate(*conn, key, copy));
     absl::MutexLock lock(&mu_);
     auto it = partitions_.find(key);
-    if (it == partitions_.end() || it->second.p.log != copy.p.log) continue;
-    it->second.needs_truncation = copy.needs_truncation;
-    it->second.status.error = copy.status.error;
-    it->second.status.truncated_records = copy.status.truncated_records;
-    it->second.status.log_end = copy.p.log->log_end_offset();
+    if (it == partitions_.end() || it->second.generation != copy.generation) continue;
+    State& s = it->second;
+    s.needs_truncation = copy.needs_truncation;
+    s.parked = copy.parked;
+    s.retry_at_ms = copy.retry_at_ms;
+    s.status.error = copy.status.error;
+    s.status.truncated_records = copy.status.truncated_records;
+    s.status.log_end = copy.p.log->log_end_offset();
   }
-  return FetchRound();
+  return FetchRound(*conn);
 }
 
 void ReplicaFetcher::Start() {
@@ -303,7 +359,10 @@ void ReplicaFetcher::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  // A long poll in flight ends within max_wait_ms.
+  {
+    absl::MutexLock lock(&conn_mu_);
+    if (conn_ != nullptr) conn_->Close();  // ends a long poll (or a hung leader) at once
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -327,7 +386,10 @@ void ReplicaFetcher::Run() {
       last_error = error;
     }
     if (!s.ok()) {
-      conn_.reset();
+      {
+        absl::MutexLock lock(&conn_mu_);
+        conn_.reset();
+      }
       absl::MutexLock lock(&mu_);
       auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
       mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(options_.backoff_ms));

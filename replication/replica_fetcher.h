@@ -16,9 +16,12 @@
 // is nothing to compare and nothing is cut. A fetch answered OFFSET_OUT_OF_RANGE cuts the log to
 // the leader's end (when ahead of it) or restarts it at the leader's log start (when behind).
 //
-// Errors that mean "not my leader any more" (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
-// UNKNOWN_TOPIC_OR_PARTITION, ...) park the partition with the error in its Status until it is
-// re-added; connection errors back off (replica.fetch.backoff.ms) and reconnect.
+// A partition error (NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION —
+// the leader has not caught up with the new state yet — or a failed local append) shows in its
+// Status and is retried after replica.fetch.backoff.ms; a failed append compares epochs with the
+// leader again first. FENCED_LEADER_EPOCH (the leader is on a newer epoch than this follower
+// was told) parks the partition until it is re-added with the new state. Connection errors back
+// off and reconnect. Re-adding a partition discards results of requests sent before it.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -82,20 +85,29 @@ class ReplicaFetcher {
   using Key = std::pair<std::string, int32_t>;
   struct State {
     PartitionToFetch p;
+    uint64_t generation = 0;  // bumped by AddPartition: older responses are ignored
     bool needs_truncation = true;
+    bool parked = false;       // until re-added
+    int64_t retry_at_ms = 0;   // steady clock; after an error
     PartitionStatus status;
   };
 
-  absl::Status EnsureConnected();
-  absl::Status Truncate(const Key& key, State& s);
-  absl::Status FetchRound();
-  // Applies one partition's fetch response (records, high watermark, error).
-  void Apply(const Key& key, int16_t error, int64_t high_watermark, std::span<const uint8_t> records);
-  absl::Status ResetOutOfRange(const Key& key);
+  absl::StatusOr<std::shared_ptr<client::Connection>> Connected();
+  absl::Status Truncate(client::Connection& conn, const Key& key, State& s);
+  absl::Status FetchRound(client::Connection& conn);
+  // Applies one partition's fetch response (records, high watermark, error) if the partition
+  // is still at `generation`.
+  void Apply(const Key& key, uint64_t generation, int16_t error, int64_t high_watermark,
+             std::span<const uint8_t> records);
+  absl::Status ResetOutOfRange(client::Connection& conn, const Key& key);
+  // Records a partition error in `s`: parked (FENCED_LEADER_EPOCH) or retried after the
+  // back-off.
+  void Fail(State& s, std::string error, bool park) const;
   void Run();
 
   const Options options_;
-  std::unique_ptr<client::Connection> conn_;  // used by the fetch thread (or RunOnce) only
+  absl::Mutex conn_mu_;  // Stop closes the connection to end a long poll at once
+  std::shared_ptr<client::Connection> conn_ ABSL_GUARDED_BY(conn_mu_);
   mutable absl::Mutex mu_;
   std::map<Key, State> partitions_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

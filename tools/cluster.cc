@@ -105,11 +105,22 @@ int Cluster(const Argv& argv) {
   std::string cluster_id = id->has_value() ? (*id)->value : "";
   PartitionHealth health = HealthOf(*records, AliveIds(*view));
   if (args.Has("json")) {
-    std::cout << Json(*view, cluster_id, health) << "\n";
+    std::string json = Json(*view, cluster_id, health);
+    if (args.Has("partitions")) {
+      std::vector<std::string> parts;
+      for (const PartitionRecord& r : *records) {
+        parts.push_back(absl::StrCat("{\"topic\":\"", r.topic, "\",\"partition\":", r.partition,
+                                     ",\"replicas\":[", absl::StrJoin(r.replicas, ","),
+                                     "],\"state\":", EncodePartitionState(r.state), "}"));
+      }
+      json.insert(json.size() - 1, absl::StrCat(",\"partition_states\":[",
+                                                absl::StrJoin(parts, ","), "]"));
+    }
+    std::cout << json << "\n";
   } else {
     Text(*view, cluster_id, health);
+    if (args.Has("partitions")) PrintPartitions(*records, AliveIds(*view));
   }
-  if (args.Has("partitions")) PrintPartitions(*records, AliveIds(*view));
   return view->controller_id >= 0 ? 0 : 3;
 }
 

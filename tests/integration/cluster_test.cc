@@ -188,6 +188,12 @@ TEST_F(ClusterTest, ControlledShutdownAndCrashMoveLeadership) {
                                     etcd_.uri()));
   EXPECT_NE(listing.out.find("orders 2 0 "), std::string::npos) << listing.out;
   EXPECT_NE(listing.out.find(" 0 under-replicated"), std::string::npos) << listing.out;
+  auto json = Shell(absl::StrCat(STRATA_BINARY, " cluster status --json --partitions --metadata ",
+                                 etcd_.uri()));
+  EXPECT_NE(json.out.find(R"("partition_states":[{"topic":"orders","partition":0,)"),
+            std::string::npos)
+      << json.out;
+  EXPECT_EQ(json.out.find("TOPIC PARTITION"), std::string::npos) << json.out;
 }
 
 TEST_F(ClusterTest, DuplicateBrokerIdIsRefused) {

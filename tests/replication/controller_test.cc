@@ -228,6 +228,24 @@ TEST_F(ControllerTest, UncleanElectionPicksAnyLiveReplica) {
   EXPECT_EQ(States()["lossy-0"].state.isr, std::vector<int32_t>{0});
 }
 
+TEST_F(ControllerTest, FinishesATopicCreationCutShortAndLeavesGarbageAlone) {
+  // The creator wrote the assignment and died before the states.
+  ASSERT_TRUE(admin_->Put(TopicKey("/strata/", "half"), EncodeTopicAssignment({{{2, 0}, {0, 1}}}))
+                  .ok());
+  ASSERT_TRUE(admin_->Put(PartitionKey("/strata/", "junk", 0), "{not json").ok());
+  ASSERT_TRUE(admin_->Put(TopicKey("/strata/", "junk"), EncodeTopicAssignment({{{1}}})).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto s = States();
+    return s["half-0"].mod_revision > 0 && s["half-1"].mod_revision > 0;
+  }));
+  auto s = States();
+  EXPECT_EQ(s["half-0"].state.leader, 2);
+  EXPECT_EQ(s["half-0"].state.isr, (std::vector<int32_t>{2, 0}));
+  EXPECT_EQ(s["half-1"].state.leader, 0);
+  EXPECT_TRUE(s["junk-0"].unreadable);
+  EXPECT_EQ((*admin_->Get(PartitionKey("/strata/", "junk", 0)))->value, "{not json");
+}
+
 TEST_F(ControllerTest, ControlledShutdownMovesLeadersFirst) {
   ASSERT_TRUE(CreateTopicState(admin_.get(), "/strata/", "orders",
                                *AssignReplicas(nodes_[0].membership->View().brokers, 3, 2, 0))
