@@ -91,6 +91,23 @@ absl::StatusOr<TopicAssignment> DecodeTopicAssignment(absl::string_view json) {
   return TopicAssignment{j["partitions"].get<std::vector<std::vector<int32_t>>>()};
 }
 
+absl::StatusOr<int64_t> ClaimIdBlock(MetadataStore* store, const std::string& key, int64_t size,
+                                     int64_t min_start) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<KeyValue> current, store->Get(key));
+    int64_t next = 0;
+    if (current.has_value() && !absl::SimpleAtoi(current->value, &next)) {
+      return absl::DataLossError(absl::StrCat(key, " holds ", current->value, ", not an id"));
+    }
+    int64_t start = std::max(next, min_start);
+    ASSIGN_OR_RETURN(CasResult r,
+                     store->CompareAndSet(key, current.has_value() ? current->mod_revision : 0,
+                                          absl::StrCat(start + size)));
+    if (r.applied) return start;
+  }
+  return absl::AbortedError(absl::StrCat(key, ": too many concurrent claims"));
+}
+
 std::string TopicKey(const std::string& root, const std::string& topic) {
   return absl::StrCat(root, "topics/", topic);
 }

@@ -75,6 +75,12 @@ absl::StatusOr<int64_t> CreateTopicState(MetadataStore* store, const std::string
 absl::StatusOr<std::vector<PartitionRecord>> ReadPartitionStates(MetadataStore* store,
                                                                  const std::string& root);
 
+// Claims the next `size` ids of the cluster-wide counter at `key` (compare-and-set, retried on
+// conflicts): returns the block's first id, which is at least `min_start`. Producer ids use
+// <root>producer_id_block, so no two brokers hand out the same one (Kafka's KIP-730).
+absl::StatusOr<int64_t> ClaimIdBlock(MetadataStore* store, const std::string& key, int64_t size,
+                                     int64_t min_start);
+
 std::string TopicKey(const std::string& root, const std::string& topic);
 std::string PartitionKey(const std::string& root, const std::string& topic, int32_t partition);
 

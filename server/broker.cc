@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
   RETURN_IF_ERROR(b->LoadMetaProperties());
   ASSIGN_OR_RETURN(b->partitions_, PartitionManager::Open(fs, b->config_, clock));
   ASSIGN_OR_RETURN(b->producer_ids_, ProducerIds::Open(fs, b->config_.data_dir));
+  b->ShareProducerIds();
   b->flusher_ = std::make_unique<FlushService>();
   ASSIGN_OR_RETURN(b->offsets_topic_, OffsetsTopic::Open(b->partitions_.get(), b->flusher_.get(),
                                                          clock, b->config_.group));

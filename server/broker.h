@@ -85,6 +85,8 @@ class Broker : public FrameHandler {
   // Cluster mode (--metadata etcd://...): opens the store; registration comes after listening.
   absl::Status OpenClusterStore();
   absl::Status JoinCluster();
+  // Cluster mode: producer id blocks come from the store, unique across brokers.
+  void ShareProducerIds();
   // SIGTERM in a cluster: hands leadership away (controlled.shutdown.enable), stops the
   // controller and deregisters, so the cluster moves on before this broker stops serving.
   void LeaveCluster();

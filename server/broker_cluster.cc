@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "replication/partition_state.h"
 #include "server/broker.h"
 
 namespace strata::server {
@@ -35,6 +36,13 @@ absl::Status Broker::OpenClusterStore() {
   MetadataStoreOptions options{.data_dir = config_.data_dir, .fs = fs_, .clock = clock_};
   ASSIGN_OR_RETURN(metadata_store_, OpenMetadataStore(config_.metadata, options));
   return absl::OkStatus();
+}
+
+void Broker::ShareProducerIds() {
+  if (metadata_store_ == nullptr) return;
+  producer_ids_->set_block_source(
+      [store = metadata_store_.get(), key = config_.metadata_root + "producer_id_block"](
+          int64_t min_start, int64_t size) { return ClaimIdBlock(store, key, size, min_start); });
 }
 
 absl::Status Broker::LoadMetaProperties() {

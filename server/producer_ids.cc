@@ -31,6 +31,9 @@ absl::StatusOr<std::unique_ptr<ProducerIds>> ProducerIds::Open(FileSystem* fs,
 absl::StatusOr<int64_t> ProducerIds::Next() {
   absl::MutexLock lock(&mu_);
   if (next_ >= block_end_) {
+    if (source_) {
+      ASSIGN_OR_RETURN(next_, source_(next_, kBlockSize));
+    }
     int64_t end = next_ + kBlockSize;
     RETURN_IF_ERROR(WriteCheckpointFile(fs_, path_, 0, {{absl::StrCat(end)}}));
     block_end_ = end;

@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "client/connection.h"
+#include "protocol/init_producer_id.h"
 #include "replication/controller.h"
 #include "replication/etcd_store.h"
 #include "replication/partition_state.h"
@@ -194,6 +197,48 @@ TEST_F(ClusterTest, ControlledShutdownAndCrashMoveLeadership) {
             std::string::npos)
       << json.out;
   EXPECT_EQ(json.out.find("TOPIC PARTITION"), std::string::npos) << json.out;
+}
+
+int64_t InitProducerId(const std::string& bootstrap) {
+  size_t colon = bootstrap.rfind(':');
+  auto conn = client::Connection::Connect(
+      {bootstrap.substr(0, colon), std::stoi(bootstrap.substr(colon + 1))});
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  if (!conn.ok()) return -1;
+  protocol::InitProducerIdRequest req;
+  req.transactional_id = std::nullopt;
+  req.transaction_timeout_ms = 60'000;
+  auto v = (*conn)->PickVersion(protocol::ApiKey::kInitProducerId, 4);
+  EXPECT_TRUE(v.ok()) << v.status();
+  auto resp = (*conn)->Call<protocol::InitProducerIdRequest, protocol::InitProducerIdResponse>(
+      req, *v);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  if (!resp.ok()) return -1;
+  EXPECT_EQ(resp->error_code, 0);
+  return resp->producer_id;
+}
+
+TEST_F(ClusterTest, ProducerIdsAreUniqueAcrossBrokers) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b0 = StartBroker(0), b1 = StartBroker(1);
+  ASSERT_TRUE(b0->ok() && b1->ok()) << b0->log() << b1->log();
+  std::set<int64_t> ids;
+  int64_t first0 = InitProducerId(b0->bootstrap());
+  int64_t first1 = InitProducerId(b1->bootstrap());
+  ids.insert(first0);
+  ids.insert(first1);
+  ids.insert(InitProducerId(b0->bootstrap()));  // from broker 0's block
+  b1->Restart();                               // skips the rest of its block
+  ASSERT_TRUE(b1->ok()) << b1->log();
+  ids.insert(InitProducerId(b1->bootstrap()));
+  EXPECT_EQ(ids.size(), 4u);
+  EXPECT_GE(*ids.begin(), 0);
+  // Each broker draws whole blocks from the shared counter: no overlap.
+  EXPECT_GE(std::abs(first1 - first0), 1000) << first0 << " " << first1;
+  auto store = *EtcdMetadataStore::Open({.endpoint = etcd_.endpoint()});
+  auto block = *store->Get("/strata/producer_id_block");
+  ASSERT_TRUE(block.has_value());
+  EXPECT_EQ(block->value, "3000");  // three blocks of 1000 claimed
 }
 
 TEST_F(ClusterTest, DuplicateBrokerIdIsRefused) {
