@@ -56,7 +56,8 @@ absl::StatusOr<int> Log::ApplyRetention() {
   if (c.cleanup_delete && c.retention_bytes >= 0) {
     uint64_t total = 0;
     for (size_t i = n; i <= last; ++i) total += (*list)[i]->size_bytes();
-    while (n < last && total - (*list)[n]->size_bytes() >= static_cast<uint64_t>(c.retention_bytes)) {
+    while (n < last &&
+           total - (*list)[n]->size_bytes() >= static_cast<uint64_t>(c.retention_bytes)) {
       total -= (*list)[n]->size_bytes();
       ++n;
       reason = "retention.bytes";
@@ -154,9 +155,9 @@ absl::Status Log::TruncateFullyAndStartAtLocked(Offset offset) {
   // Readers holding them keep their open files.
   for (const auto& seg : *list) RETURN_IF_ERROR(seg->Delete());
   const LogConfig& c = append_config_;
-  ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
-                   Segment::Create(fs_, dir_, offset,
-                                   {c.segment_index_bytes, c.index_interval_bytes}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Segment> fresh,
+      Segment::Create(fs_, dir_, offset, {c.segment_index_bytes, c.index_interval_bytes}));
   fresh->set_created_ms(clock_->NowMs());
   SegmentList next;
   next.push_back(std::move(fresh));
@@ -186,8 +187,9 @@ absl::Status Log::RebaseEmptyActiveLocked(Offset base) {
   std::shared_ptr<Segment> empty = list->back();
   const LogConfig& c = append_config_;
   // Create first (the name is new: base > the empty segment's base), then drop the empty one.
-  ASSIGN_OR_RETURN(std::unique_ptr<Segment> fresh,
-                   Segment::Create(fs_, dir_, base, {c.segment_index_bytes, c.index_interval_bytes}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Segment> fresh,
+      Segment::Create(fs_, dir_, base, {c.segment_index_bytes, c.index_interval_bytes}));
   fresh->set_created_ms(clock_->NowMs());
   SegmentList next(list->begin(), list->end() - 1);
   next.push_back(std::move(fresh));

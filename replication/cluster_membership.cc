@@ -49,8 +49,7 @@ absl::StatusOr<int32_t> DecodeController(absl::string_view json) {
 
 bool SameView(const ClusterView& a, const ClusterView& b) {
   return a.brokers == b.brokers && a.registered_at == b.registered_at &&
-         a.controller_id == b.controller_id &&
-         a.controller_epoch == b.controller_epoch;
+         a.controller_id == b.controller_id && a.controller_epoch == b.controller_epoch;
 }
 
 }  // namespace
@@ -68,7 +67,9 @@ absl::StatusOr<ClusterView> ReadClusterView(MetadataStore* store, const std::str
   for (const KeyValue& kv : brokers.kvs) {
     auto b = DecodeBrokerInfo(kv.value);
     if (!b.ok()) {
-      LOG_EVENT(Warn, "cluster.bad_registration").Kv("key", kv.key).Kv("error", b.status().ToString());
+      LOG_EVENT(Warn, "cluster.bad_registration")
+          .Kv("key", kv.key)
+          .Kv("error", b.status().ToString());
       continue;
     }
     view.registered_at[b->id] = kv.create_revision;
@@ -119,8 +120,8 @@ absl::StatusOr<std::unique_ptr<ClusterMembership>> ClusterMembership::Start(Meta
   std::unique_ptr<ClusterMembership> m(
       new ClusterMembership(store, clock, std::move(options), std::move(listener)));
   // The wait is for a session on the store's clock to expire: real time, not `clock`.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(m->options_.registration_wait_ms);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(m->options_.registration_wait_ms);
   while (true) {
     absl::Status s = m->Register();
     if (s.ok()) break;
@@ -146,9 +147,9 @@ absl::Status ClusterMembership::Register() {
     (void)store_->Revoke(lease);
     if (!r.ok()) return r.status();
     std::string holder = r->current.has_value() ? r->current->value : "?";
-    return absl::AlreadyExistsError(
-        absl::StrCat("broker id ", options_.self.id, " is registered by another live broker (",
-                     holder, "); each broker needs its own --broker-id"));
+    return absl::AlreadyExistsError(absl::StrCat("broker id ", options_.self.id,
+                                                 " is registered by another live broker (", holder,
+                                                 "); each broker needs its own --broker-id"));
   }
   {
     // Before the keep-alive starts, so a loss it reports at once is not dropped.
@@ -188,9 +189,8 @@ absl::Status ClusterMembership::Campaign() {
   if (lease == kNoLease) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::optional<KeyValue> current, store_->Get(ControllerKey()));
   if (current.has_value()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(CasResult r,
-                   store_->CompareAndSet(ControllerKey(), 0, EncodeController(options_.self.id),
-                                         lease));
+  ASSIGN_OR_RETURN(CasResult r, store_->CompareAndSet(ControllerKey(), 0,
+                                                      EncodeController(options_.self.id), lease));
   if (r.applied) {
     LOG_EVENT(Info, "cluster.controller_elected")
         .Kv("broker", options_.self.id)

@@ -53,9 +53,9 @@ struct ClusterView {
   // create_revision of each broker's registration: a broker that restarted (a new session)
   // has a new one, even if its id and address are the same.
   std::map<int32_t, int64_t> registered_at;
-  int32_t controller_id = -1;       // -1: no controller right now
-  int64_t controller_epoch = 0;     // create_revision of the controller key; 0 with no controller
-  int64_t revision = 0;             // store revision the view was read at
+  int32_t controller_id = -1;    // -1: no controller right now
+  int64_t controller_epoch = 0;  // create_revision of the controller key; 0 with no controller
+  int64_t revision = 0;          // store revision the view was read at
 
   const BrokerInfo* Find(int32_t id) const;
 };

@@ -75,7 +75,7 @@ PartitionState Controller::Next(const PartitionRecord& rec,
   next.leader = *leader;
   next.leader_epoch = rec.state.leader_epoch + 1;
   next.isr = Contains(rec.state.isr, *leader) ? LiveIsr(rec.state.isr, alive, *leader)
-                                               : std::vector<int32_t>{*leader};  // unclean
+                                              : std::vector<int32_t>{*leader};  // unclean
   return next;
 }
 
@@ -85,7 +85,8 @@ absl::StatusOr<ControllerPass> Controller::Reconcile() {
   absl::MutexLock pass_lock(&pass_mu_);
   // Partitions first, then the brokers: every broker a state names registered before that
   // state was written, so it is in the (newer) broker read unless it died since.
-  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
+  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
+                   ReadPartitionStates(store_, options_.root));
   ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
   if (view.controller_id != membership_->id()) return pass;  // deposed meanwhile
   pass.active = true;
@@ -145,7 +146,8 @@ absl::StatusOr<bool> Controller::CreateMissingState(const PartitionRecord& rec,
 absl::StatusOr<int> Controller::ElectPreferredLeaders() {
   if (!membership_->IsController()) return 0;
   absl::MutexLock pass_lock(&pass_mu_);
-  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records, ReadPartitionStates(store_, options_.root));
+  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
+                   ReadPartitionStates(store_, options_.root));
   ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
   if (view.controller_id != membership_->id()) return 0;
   std::vector<int32_t> alive = AliveIds(view);
@@ -201,7 +203,8 @@ void Controller::Stop() {
 void Controller::Run() {
   // Passes are cheap (a couple of prefix reads); a failed one retries after this long.
   constexpr int64_t kRetryMs = 1'000;
-  absl::Time next_preferred = absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
+  absl::Time next_preferred =
+      absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
   bool retry = false;
   while (true) {
     {
@@ -225,7 +228,8 @@ void Controller::Run() {
           .Kv("conflicts", pass->conflicts);
     }
     if (absl::Now() >= next_preferred) {
-      next_preferred = absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
+      next_preferred =
+          absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
       if (options_.auto_leader_rebalance) {
         auto moved = ElectPreferredLeaders();
         if (!moved.ok()) retry = true;
@@ -265,8 +269,10 @@ absl::StatusOr<int> MoveLeadershipAway(MetadataStore* store, const std::string& 
     }
     if (!conflict) return moved;
   }
-  return absl::AbortedError(absl::StrCat("controlled shutdown: partition states kept changing "
-                                         "under it; ", moved, " leaderships moved"));
+  return absl::AbortedError(
+      absl::StrCat("controlled shutdown: partition states kept changing "
+                   "under it; ",
+                   moved, " leaderships moved"));
 }
 
 PartitionHealth HealthOf(const std::vector<PartitionRecord>& records,

@@ -49,9 +49,10 @@ class Controller {
  public:
   struct Options {
     std::string root = "/strata/";
-    bool unclean_leader_election = false;              // unclean.leader.election.enable
-    bool auto_leader_rebalance = true;                 // auto.leader.rebalance.enable
-    int64_t leader_imbalance_check_interval_ms = 300'000;  // leader.imbalance.check.interval.seconds
+    bool unclean_leader_election = false;  // unclean.leader.election.enable
+    bool auto_leader_rebalance = true;     // auto.leader.rebalance.enable
+    int64_t leader_imbalance_check_interval_ms =
+        300'000;  // leader.imbalance.check.interval.seconds
   };
 
   Controller(MetadataStore* store, ClusterMembership* membership, Options options);

@@ -147,7 +147,8 @@ absl::StatusOr<int64_t> CreateTopicState(MetadataStore* store, const std::string
                                          int64_t controller_epoch) {
   ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(TopicKey(root, topic), 0,
                                                      EncodeTopicAssignment({replicas})));
-  if (!r.applied) return absl::AlreadyExistsError(absl::StrCat("Topic '", topic, "' already exists."));
+  if (!r.applied)
+    return absl::AlreadyExistsError(absl::StrCat("Topic '", topic, "' already exists."));
   for (size_t p = 0; p < replicas.size(); ++p) {
     PartitionState s{.leader = replicas[p].front(),
                      .leader_epoch = 0,

@@ -6,8 +6,9 @@
 //   ASSIGN_OR_RETURN(auto states, ReadPartitionStates(store, "/strata/"));
 //
 // Keys under the root (docs/formats/cluster-metadata.md):
-//   topics/<topic>                 {"partitions":[[1,2,0],[2,0,1]]}   the replicas of each partition
-//   partitions/<topic>/<p>         {"leader":1,"leader_epoch":0,"isr":[1,2,0],"controller_epoch":5}
+//   topics/<topic>                 {"partitions":[[1,2,0],[2,0,1]]}   the replicas of each
+//   partition partitions/<topic>/<p>
+//   {"leader":1,"leader_epoch":0,"isr":[1,2,0],"controller_epoch":5}
 // A partition state changes only by compare-and-set on its mod_revision (its version), so a
 // writer that read an old state — a stale leader shrinking the ISR, a deposed controller — fails
 // and must re-read.
@@ -29,8 +30,8 @@ inline constexpr int32_t kNoLeader = -1;
 
 struct PartitionState {
   int32_t leader = kNoLeader;
-  int32_t leader_epoch = 0;     // bumped on every leader change
-  std::vector<int32_t> isr;     // in-sync replicas, leader first when there is one
+  int32_t leader_epoch = 0;      // bumped on every leader change
+  std::vector<int32_t> isr;      // in-sync replicas, leader first when there is one
   int64_t controller_epoch = 0;  // the controller (or leader) generation that wrote it
 
   bool operator==(const PartitionState&) const = default;

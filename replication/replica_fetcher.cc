@@ -118,11 +118,12 @@ absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, 
                         .partitions = {{.partition = key.second,
                                         .current_leader_epoch = s.p.leader_epoch,
                                         .leader_epoch = latest->epoch.value()}}});
-  ASSIGN_OR_RETURN(int16_t v,
-                   conn.PickVersion(protocol::ApiKey::kOffsetForLeaderEpoch,
-                                    kOffsetForLeaderEpochVersion));
-  ASSIGN_OR_RETURN(auto resp, (conn.Call<protocol::OffsetForLeaderEpochRequest,
-                                           protocol::OffsetForLeaderEpochResponse>(req, v)));
+  ASSIGN_OR_RETURN(int16_t v, conn.PickVersion(protocol::ApiKey::kOffsetForLeaderEpoch,
+                                               kOffsetForLeaderEpochVersion));
+  ASSIGN_OR_RETURN(
+      auto resp,
+      (conn.Call<protocol::OffsetForLeaderEpochRequest, protocol::OffsetForLeaderEpochResponse>(
+          req, v)));
   if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
     return absl::DataLossError("OffsetForLeaderEpoch: the leader answered another partition");
   }
@@ -141,7 +142,8 @@ absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, 
   } else if (r.leader_epoch < latest->epoch.value()) {
     // KIP-279: the leader's latest epoch at or below ours is older; ours continued past where
     // that epoch ends on one side or the other. Cut to the smaller end, then ask again.
-    Offset local_end = s.p.log->leader_epochs().EndOffsetFor(LeaderEpoch(r.leader_epoch), end).second;
+    Offset local_end =
+        s.p.log->leader_epochs().EndOffsetFor(LeaderEpoch(r.leader_epoch), end).second;
     cut = local_end.value() >= 0 ? std::min(Offset(r.end_offset), local_end) : Offset(r.end_offset);
     again = true;
   } else {
@@ -172,19 +174,20 @@ absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key
   auto list = [&](int64_t timestamp) -> absl::StatusOr<int64_t> {
     protocol::ListOffsetsRequest req;
     req.replica_id = options_.replica_id;
-    req.topics.push_back(
-        {.name = key.first, .partitions = {{.partition_index = key.second, .timestamp = timestamp}}});
+    req.topics.push_back({.name = key.first,
+                          .partitions = {{.partition_index = key.second, .timestamp = timestamp}}});
     ASSIGN_OR_RETURN(int16_t v,
                      conn.PickVersion(protocol::ApiKey::kListOffsets, kListOffsetsVersion));
-    ASSIGN_OR_RETURN(auto resp, (conn.Call<protocol::ListOffsetsRequest,
-                                             protocol::ListOffsetsResponse>(req, v)));
+    ASSIGN_OR_RETURN(
+        auto resp,
+        (conn.Call<protocol::ListOffsetsRequest, protocol::ListOffsetsResponse>(req, v)));
     if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
       return absl::DataLossError("ListOffsets: the leader answered another partition");
     }
     const auto& p = resp.topics[0].partitions[0];
     if (p.error_code != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "ListOffsets: ", protocol::ErrorName(static_cast<ErrorCode>(p.error_code))));
+      return absl::UnavailableError(
+          absl::StrCat("ListOffsets: ", protocol::ErrorName(static_cast<ErrorCode>(p.error_code))));
     }
     return p.offset;
   };
@@ -194,7 +197,8 @@ absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key
     RETURN_IF_ERROR(log->TruncateTo(Offset(leader_end)).status());
   } else {
     ASSIGN_OR_RETURN(int64_t leader_start, list(-2));
-    if (end.value() < leader_start) RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(leader_start)));
+    if (end.value() < leader_start)
+      RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(leader_start)));
   }
   LOG_EVENT(Warn, "replica.out_of_range")
       .Kv("partition", Name(key.first, key.second))

@@ -47,11 +47,11 @@ class ReplicaFetcher {
   struct Options {
     int32_t replica_id = 0;
     client::HostPort leader;
-    int32_t max_wait_ms = 500;                 // replica.fetch.wait.max.ms
-    int32_t min_bytes = 1;                     // replica.fetch.min.bytes
-    int32_t max_bytes = 10 << 20;              // replica.fetch.response.max.bytes
-    int32_t partition_max_bytes = 1 << 20;     // replica.fetch.max.bytes
-    int64_t backoff_ms = 1'000;                // replica.fetch.backoff.ms
+    int32_t max_wait_ms = 500;              // replica.fetch.wait.max.ms
+    int32_t min_bytes = 1;                  // replica.fetch.min.bytes
+    int32_t max_bytes = 10 << 20;           // replica.fetch.response.max.bytes
+    int32_t partition_max_bytes = 1 << 20;  // replica.fetch.max.bytes
+    int64_t backoff_ms = 1'000;             // replica.fetch.backoff.ms
   };
   struct PartitionToFetch {
     std::string topic;
@@ -62,9 +62,9 @@ class ReplicaFetcher {
   struct PartitionStatus {
     Offset log_end{0};
     Offset high_watermark{0};
-    int64_t fetches = 0;           // fetch responses applied
+    int64_t fetches = 0;            // fetch responses applied
     int64_t truncated_records = 0;  // cut from the local log by truncations
-    std::string error;             // empty while healthy
+    std::string error;              // empty while healthy
   };
 
   explicit ReplicaFetcher(Options options);
@@ -87,8 +87,8 @@ class ReplicaFetcher {
     PartitionToFetch p;
     uint64_t generation = 0;  // bumped by AddPartition: older responses are ignored
     bool needs_truncation = true;
-    bool parked = false;       // until re-added
-    int64_t retry_at_ms = 0;   // steady clock; after an error
+    bool parked = false;      // until re-added
+    int64_t retry_at_ms = 0;  // steady clock; after an error
     PartitionStatus status;
   };
 

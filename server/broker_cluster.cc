@@ -78,9 +78,9 @@ absl::Status Broker::LoadMetaProperties() {
   }
   cluster_id_ = proposal;
   if (exists) return absl::OkStatus();
-  return WriteFileAtomically(fs_, path,
-                             absl::StrCat("version=0\nbroker.id=", config_.broker_id,
-                                          "\ncluster.id=", cluster_id_, "\n"));
+  return WriteFileAtomically(
+      fs_, path,
+      absl::StrCat("version=0\nbroker.id=", config_.broker_id, "\ncluster.id=", cluster_id_, "\n"));
 }
 
 absl::Status Broker::JoinCluster() {
@@ -120,8 +120,8 @@ void Broker::LeaveCluster() {
     ClusterView view = fresh.ok() ? *fresh : membership_->View();
     std::vector<int32_t> alive;
     for (const BrokerInfo& b : view.brokers) alive.push_back(b.id);
-    auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root,
-                                    config_.broker_id, alive, view.controller_epoch);
+    auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root, config_.broker_id,
+                                    alive, view.controller_epoch);
     LOG_EVENT(Info, "broker.controlled_shutdown")
         .Kv("leaders_moved", moved.ok() ? absl::StrCat(*moved) : moved.status().ToString());
   }

@@ -83,13 +83,13 @@ class BrokerConfig {
   GroupConfig group;                                // group.*, offsets.*
   // Cluster membership (replication/cluster_membership.h). "embedded": a single broker with its
   // metadata in the data dir (the default); "etcd://HOST:PORT": a cluster coordinated by etcd.
-  std::string metadata = "embedded";               // strata.metadata (serve --metadata)
-  std::string metadata_root = "/strata/";          // strata.metadata.root (key prefix in etcd)
-  std::optional<std::string> rack;                 // broker.rack
-  int64_t broker_session_timeout_ms = 9000;        // broker.session.timeout.ms
-  bool auto_leader_rebalance = true;                // auto.leader.rebalance.enable
+  std::string metadata = "embedded";                    // strata.metadata (serve --metadata)
+  std::string metadata_root = "/strata/";               // strata.metadata.root (key prefix in etcd)
+  std::optional<std::string> rack;                      // broker.rack
+  int64_t broker_session_timeout_ms = 9000;             // broker.session.timeout.ms
+  bool auto_leader_rebalance = true;                    // auto.leader.rebalance.enable
   int64_t leader_imbalance_check_interval_ms = 300000;  // leader.imbalance.check.interval.seconds
-  bool controlled_shutdown = true;                  // controlled.shutdown.enable
+  bool controlled_shutdown = true;                      // controlled.shutdown.enable
 
   const HostPort& advertised_or_listen() const {
     return advertised.port != 0 ? advertised : listen;

@@ -107,9 +107,8 @@ void Broker::HandleHeartbeat(RequestContext& ctx, protocol::Reader& r) {
   protocol::HeartbeatRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   protocol::HeartbeatResponse resp;
-  protocol::ErrorCode error =
-      coordinator_->Heartbeat(req.group_id, req.generation_id, req.member_id,
-                              req.group_instance_id);
+  protocol::ErrorCode error = coordinator_->Heartbeat(req.group_id, req.generation_id,
+                                                      req.member_id, req.group_instance_id);
   LOG_EVENT(Debug, "group.heartbeat")
       .Kv("group", req.group_id)
       .Kv("member", req.member_id)

@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "replication/cluster_membership.h"
 #include "replication/controller.h"
-#include "replication/partition_state.h"
 #include "replication/metadata_store.h"
+#include "replication/partition_state.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -49,9 +49,9 @@ void PrintPartitions(const std::vector<PartitionRecord>& records,
     std::cout << r.topic << " " << r.partition << " " << r.state.leader << " "
               << r.state.leader_epoch << " " << absl::StrJoin(r.replicas, ",") << " "
               << (r.state.isr.empty() ? "-" : absl::StrJoin(r.state.isr, ",")) << " "
-              << (offline                                   ? "offline"
+              << (offline                                  ? "offline"
                   : r.state.isr.size() < r.replicas.size() ? "under-replicated"
-                                                            : "ok")
+                                                           : "ok")
               << "\n";
   }
 }
@@ -59,8 +59,8 @@ void PrintPartitions(const std::vector<PartitionRecord>& records,
 void Text(const ClusterView& view, const std::string& cluster_id, const PartitionHealth& h) {
   std::cout << "cluster id: " << (cluster_id.empty() ? "(none yet)" : cluster_id) << "\n";
   if (view.controller_id >= 0) {
-    std::cout << "controller: broker " << view.controller_id << " (epoch "
-              << view.controller_epoch << ")\n";
+    std::cout << "controller: broker " << view.controller_id << " (epoch " << view.controller_epoch
+              << ")\n";
   } else {
     std::cout << "controller: none\n";
   }
@@ -113,8 +113,8 @@ int Cluster(const Argv& argv) {
                                      ",\"replicas\":[", absl::StrJoin(r.replicas, ","),
                                      "],\"state\":", EncodePartitionState(r.state), "}"));
       }
-      json.insert(json.size() - 1, absl::StrCat(",\"partition_states\":[",
-                                                absl::StrJoin(parts, ","), "]"));
+      json.insert(json.size() - 1,
+                  absl::StrCat(",\"partition_states\":[", absl::StrJoin(parts, ","), "]"));
     }
     std::cout << json << "\n";
   } else {

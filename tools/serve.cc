@@ -33,12 +33,11 @@ absl::StatusOr<server::BrokerConfig> BuildConfig(const cli::Args& args,
     if (!loaded.ok()) return loaded.status();
     config = std::move(*loaded);
   }
-  std::vector<std::pair<std::string, std::string>> flags = {
-      {"data-dir", "log.dirs"},
-      {"listen", "listeners"},
-      {"advertised", "advertised.listeners"},
-      {"broker-id", "broker.id"},
-      {"metadata", "strata.metadata"}};
+  std::vector<std::pair<std::string, std::string>> flags = {{"data-dir", "log.dirs"},
+                                                            {"listen", "listeners"},
+                                                            {"advertised", "advertised.listeners"},
+                                                            {"broker-id", "broker.id"},
+                                                            {"metadata", "strata.metadata"}};
   for (const auto& [flag, property] : flags) {
     if (args.Has(flag)) RETURN_IF_ERROR(config.Set(property, args.Get(flag)));
   }
@@ -65,9 +64,9 @@ int Serve(const Argv& argv) {
     }
   }
   cli::Args args;
-  absl::Status parsed = args.Parse(
-      rest, {"help"}, {"config", "data-dir", "listen", "advertised", "broker-id", "metadata",
-                       "log-level", "ready-file"});
+  absl::Status parsed = args.Parse(rest, {"help"},
+                                   {"config", "data-dir", "listen", "advertised", "broker-id",
+                                    "metadata", "log-level", "ready-file"});
   if (!parsed.ok() || args.Has("help") || !args.positional().empty()) {
     std::cerr << (parsed.ok() ? "" : std::string(parsed.message()) + "\n") << kUsage;
     return 2;
@@ -104,7 +103,8 @@ int Serve(const Argv& argv) {
   }
   if (args.Has("ready-file")) {
     std::string where = server::HostPort{config->listen.host, (*broker)->port()}.ToString();
-    absl::Status w = WriteFileAtomically(FileSystem::Default(), args.Get("ready-file"), where + "\n");
+    absl::Status w =
+        WriteFileAtomically(FileSystem::Default(), args.Get("ready-file"), where + "\n");
     if (!w.ok()) LOG_EVENT(Error, "broker.ready_file_failed").Kv("error", w.ToString());
   }
   int sig = 0;

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "client/connection.h"
+#include "gtest/gtest.h"
 #include "protocol/init_producer_id.h"
 #include "replication/controller.h"
 #include "replication/etcd_store.h"
@@ -114,9 +114,8 @@ TEST_F(ClusterTest, ControllerMovesOnStopAndOnCrashAndTheCrashedBrokerReturns) {
   // SIGTERM: the broker deregisters on its way out, so the handover does not wait for the TTL.
   auto stopped_at = std::chrono::steady_clock::now();
   ASSERT_EQ(b0->Stop(), 0) << b0->log();
-  Status after = WaitForStatus(etcd_.uri(), [](const Status& s) {
-    return s.brokers == 2 && s.controller > 0;
-  });
+  Status after = WaitForStatus(etcd_.uri(),
+                               [](const Status& s) { return s.brokers == 2 && s.controller > 0; });
   ASSERT_EQ(after.brokers, 2) << after.text;
   EXPECT_GT(after.epoch, before.epoch);
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(3));
@@ -125,9 +124,8 @@ TEST_F(ClusterTest, ControllerMovesOnStopAndOnCrashAndTheCrashedBrokerReturns) {
   BrokerProcess* controller = after.controller == 1 ? b1.get() : b2.get();
   int survivor = after.controller == 1 ? 2 : 1;
   controller->Kill();
-  Status crashed = WaitForStatus(etcd_.uri(), [&](const Status& s) {
-    return s.brokers == 1 && s.controller == survivor;
-  });
+  Status crashed = WaitForStatus(
+      etcd_.uri(), [&](const Status& s) { return s.brokers == 1 && s.controller == survivor; });
   EXPECT_EQ(crashed.brokers, 1) << crashed.text;
   EXPECT_EQ(crashed.controller, survivor) << crashed.text;
   EXPECT_GT(crashed.epoch, after.epoch);
@@ -157,9 +155,9 @@ TEST_F(ClusterTest, ControlledShutdownAndCrashMoveLeadership) {
   ASSERT_EQ(WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 3; }).brokers, 3);
   auto store = *EtcdMetadataStore::Open({.endpoint = etcd_.endpoint()});
   auto view = *ReadClusterView(store.get(), "/strata/");
-  ASSERT_TRUE(CreateTopicState(store.get(), "/strata/", "orders",
-                               *AssignReplicas(view.brokers, 6, 3, 0))
-                  .ok());
+  ASSERT_TRUE(
+      CreateTopicState(store.get(), "/strata/", "orders", *AssignReplicas(view.brokers, 6, 3, 0))
+          .ok());
   auto before = States(store.get());
   ASSERT_EQ(before.size(), 6u);
 
@@ -169,8 +167,8 @@ TEST_F(ClusterTest, ControlledShutdownAndCrashMoveLeadership) {
   for (auto& [name, r] : after) {
     EXPECT_NE(r.state.leader, 1) << name;
     EXPECT_EQ(std::count(r.state.isr.begin(), r.state.isr.end(), 1), 0) << name;
-    EXPECT_EQ(r.state.leader_epoch, before[name].state.leader_epoch +
-                                        (before[name].state.leader == 1 ? 1 : 0))
+    EXPECT_EQ(r.state.leader_epoch,
+              before[name].state.leader_epoch + (before[name].state.leader == 1 ? 1 : 0))
         << name;
   }
   EXPECT_NE(b1->log().find("broker.controlled_shutdown leaders_moved=2"), std::string::npos)
@@ -187,12 +185,12 @@ TEST_F(ClusterTest, ControlledShutdownAndCrashMoveLeadership) {
     EXPECT_EQ(r.state.leader, 0) << name;
     EXPECT_EQ(r.state.isr, std::vector<int32_t>{0}) << name;
   }
-  auto listing = Shell(absl::StrCat(STRATA_BINARY, " cluster status --partitions --metadata ",
-                                    etcd_.uri()));
+  auto listing =
+      Shell(absl::StrCat(STRATA_BINARY, " cluster status --partitions --metadata ", etcd_.uri()));
   EXPECT_NE(listing.out.find("orders 2 0 "), std::string::npos) << listing.out;
   EXPECT_NE(listing.out.find(" 0 under-replicated"), std::string::npos) << listing.out;
-  auto json = Shell(absl::StrCat(STRATA_BINARY, " cluster status --json --partitions --metadata ",
-                                 etcd_.uri()));
+  auto json = Shell(
+      absl::StrCat(STRATA_BINARY, " cluster status --json --partitions --metadata ", etcd_.uri()));
   EXPECT_NE(json.out.find(R"("partition_states":[{"topic":"orders","partition":0,)"),
             std::string::npos)
       << json.out;
@@ -210,8 +208,8 @@ int64_t InitProducerId(const std::string& bootstrap) {
   req.transaction_timeout_ms = 60'000;
   auto v = (*conn)->PickVersion(protocol::ApiKey::kInitProducerId, 4);
   EXPECT_TRUE(v.ok()) << v.status();
-  auto resp = (*conn)->Call<protocol::InitProducerIdRequest, protocol::InitProducerIdResponse>(
-      req, *v);
+  auto resp =
+      (*conn)->Call<protocol::InitProducerIdRequest, protocol::InitProducerIdResponse>(req, *v);
   EXPECT_TRUE(resp.ok()) << resp.status();
   if (!resp.ok()) return -1;
   EXPECT_EQ(resp->error_code, 0);
@@ -228,7 +226,7 @@ TEST_F(ClusterTest, ProducerIdsAreUniqueAcrossBrokers) {
   ids.insert(first0);
   ids.insert(first1);
   ids.insert(InitProducerId(b0->bootstrap()));  // from broker 0's block
-  b1->Restart();                               // skips the rest of its block
+  b1->Restart();                                // skips the rest of its block
   ASSERT_TRUE(b1->ok()) << b1->log();
   ids.insert(InitProducerId(b1->bootstrap()));
   EXPECT_EQ(ids.size(), 4u);
@@ -266,8 +264,7 @@ TEST_F(ClusterTest, DataDirOfAnotherClusterIsRefused) {
   auto joined = std::make_unique<BrokerProcess>(std::vector<std::string>{
       "--data-dir", standalone.data_dir(), "--metadata", etcd_.uri(), "--broker-id", "1"});
   EXPECT_FALSE(joined->ok());
-  EXPECT_NE(joined->log().find("belongs to cluster " + own_id), std::string::npos)
-      << joined->log();
+  EXPECT_NE(joined->log().find("belongs to cluster " + own_id), std::string::npos) << joined->log();
   EXPECT_EQ(ClusterIdOf(standalone), own_id);  // untouched
 }
 

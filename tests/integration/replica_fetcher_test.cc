@@ -109,8 +109,8 @@ TEST_F(ReplicaFetcherTest, CopiesTheLeaderByteForByteAndFollowsTheTail) {
   ExpectIdentical(1);
   // The follower's copy is a valid partition in its own right.
   for (auto& log : logs_) ASSERT_TRUE(log->Close().ok());
-  auto verify = testing::Shell(absl::StrCat(STRATA_BINARY, " log verify ", follower_dir_.path(),
-                                            " 2>&1"));
+  auto verify =
+      testing::Shell(absl::StrCat(STRATA_BINARY, " log verify ", follower_dir_.path(), " 2>&1"));
   EXPECT_EQ(verify.exit_code, 0) << verify.out;
   EXPECT_EQ(fetcher_->Status(kTopic, 0)->truncated_records, 0);
 }
@@ -125,17 +125,16 @@ TEST_F(ReplicaFetcherTest, CutsATailTheLeaderDoesNotHaveThenCatchesUp) {
   RecordBatchBuilder b({.base_offset = Offset(300), .partition_leader_epoch = LeaderEpoch(1)});
   for (int i = 0; i < 5; ++i) b.Add("stray", absl::StrCat("unreplicated-", i), 1);
   std::string batch = *b.Build();
-  ASSERT_TRUE(logs_[0]
-                  ->Append(std::span<uint8_t>(reinterpret_cast<uint8_t*>(batch.data()),
-                                              batch.size()),
-                           {.assign_offsets = false})
-                  .ok());
+  ASSERT_TRUE(
+      logs_[0]
+          ->Append(std::span<uint8_t>(reinterpret_cast<uint8_t*>(batch.data()), batch.size()),
+                   {.assign_offsets = false})
+          .ok());
   ASSERT_EQ(logs_[0]->log_end_offset(), Offset(305));
   Produce(leader_.bootstrap(), 300, 100);  // the leader's own offsets 300..399
   Follow(0);                               // a leader change: compare epochs first
   fetcher_->Start();
-  ASSERT_TRUE(Eventually([&] { return CaughtUp(0, 400); }))
-      << fetcher_->Status(kTopic, 0)->error;
+  ASSERT_TRUE(Eventually([&] { return CaughtUp(0, 400); })) << fetcher_->Status(kTopic, 0)->error;
   fetcher_->Stop();
   EXPECT_EQ(fetcher_->Status(kTopic, 0)->truncated_records, 5);
   ExpectIdentical(0);

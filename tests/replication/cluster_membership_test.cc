@@ -17,7 +17,6 @@ namespace {
 
 using testing::Eventually;
 
-
 ClusterMembership::Options OptionsFor(int32_t id) {
   ClusterMembership::Options o;
   o.self = {.id = id, .host = "127.0.0.1", .port = 9092 + id};
@@ -31,7 +30,8 @@ ClusterMembership::Options OptionsFor(int32_t id) {
 class EtcdCluster : public ::testing::Test {
  protected:
   std::unique_ptr<MetadataStore> NewStore() {
-    auto store = EtcdMetadataStore::Open({.endpoint = etcd_.endpoint(), .request_timeout_ms = 2000});
+    auto store =
+        EtcdMetadataStore::Open({.endpoint = etcd_.endpoint(), .request_timeout_ms = 2000});
     EXPECT_TRUE(store.ok()) << store.status();
     return std::move(*store);
   }
@@ -151,7 +151,8 @@ TEST_F(EtcdCluster, RestartedBrokerWaitsOutItsOldSession) {
   // holding the key that nobody refreshes.
   m1->Stop();
   auto lease = *admin->Grant(3'000);
-  ASSERT_TRUE(admin->CompareAndSet("/strata/brokers/1", 0, EncodeBrokerInfo(o.self), lease)->applied);
+  ASSERT_TRUE(
+      admin->CompareAndSet("/strata/brokers/1", 0, EncodeBrokerInfo(o.self), lease)->applied);
   o.registration_wait_ms = 10'000;
   auto started = std::chrono::steady_clock::now();
   auto again = ClusterMembership::Start(s1.get(), Clock::System(), o);
@@ -171,8 +172,7 @@ TEST_F(EtcdCluster, EtcdRestartKeepsTheCluster) {
   std::this_thread::sleep_for(std::chrono::milliseconds(4'000));
   ASSERT_TRUE(Eventually([&] {
     return m1->View().brokers.size() == 2 && m2->View().brokers.size() == 2 &&
-           m1->View().controller_id != -1 &&
-           m1->View().controller_id == m2->View().controller_id;
+           m1->View().controller_id != -1 && m1->View().controller_id == m2->View().controller_id;
   }));
   EXPECT_EQ(m1->IsController() + m2->IsController(), 1);
 }

@@ -78,7 +78,6 @@ TEST(ChooseLeader, FirstLiveInSyncReplicaThenUncleanThenNone) {
   EXPECT_EQ(ChooseLeader(p, {}, true), std::nullopt);
 }
 
-
 // One broker's control plane: its store connection, membership and controller.
 struct Node {
   std::unique_ptr<MetadataStore> store;
@@ -173,14 +172,15 @@ TEST_F(ControllerTest, LeaderFailoverShrinksIsrAndBumpsEpochs) {
   // leader does that once it caught up) nor made preferred leader.
   nodes_[0] = StartNode(0);
   Controller* active = nodes_[1].membership->IsController() ? nodes_[1].controller.get()
-                                                           : nodes_[2].controller.get();
+                                                            : nodes_[2].controller.get();
   EXPECT_EQ(*active->ElectPreferredLeaders(), 0);
   // Once in sync again (written as a leader would), preferred election hands partitions back.
   for (auto& [name, r] : States()) {
     PartitionState s = r.state;
     s.isr.push_back(0);
-    ASSERT_TRUE(admin_->CompareAndSet(PartitionKey("/strata/", r.topic, r.partition),
-                                      r.mod_revision, EncodePartitionState(s))
+    ASSERT_TRUE(admin_
+                    ->CompareAndSet(PartitionKey("/strata/", r.topic, r.partition), r.mod_revision,
+                                    EncodePartitionState(s))
                     ->applied);
   }
   EXPECT_EQ(*active->ElectPreferredLeaders(), 2);
@@ -192,8 +192,9 @@ TEST_F(ControllerTest, LastInSyncReplicaGoneMeansOfflineUntilItReturns) {
   ASSERT_TRUE(CreateTopicState(admin_.get(), "/strata/", "pair", {{2, 1}}).ok());
   // "pair" has lost its follower from the ISR (it lagged).
   auto pair = States()["pair-0"];
-  ASSERT_TRUE(admin_->CompareAndSet(PartitionKey("/strata/", "pair", 0), pair.mod_revision,
-                                    EncodePartitionState({.leader = 2, .isr = {2}}))
+  ASSERT_TRUE(admin_
+                  ->CompareAndSet(PartitionKey("/strata/", "pair", 0), pair.mod_revision,
+                                  EncodePartitionState({.leader = 2, .isr = {2}}))
                   ->applied);
   nodes_[2].Stop();
   ASSERT_TRUE(Eventually([&] {
@@ -201,8 +202,11 @@ TEST_F(ControllerTest, LastInSyncReplicaGoneMeansOfflineUntilItReturns) {
     return s["solo-0"].state.leader == kNoLeader && s["pair-0"].state.leader == kNoLeader;
   }));
   auto s = States();
-  EXPECT_EQ(s["solo-0"].state, (PartitionState{.leader = kNoLeader, .leader_epoch = 1, .isr = {2},
-                                               .controller_epoch = s["solo-0"].state.controller_epoch}));
+  EXPECT_EQ(s["solo-0"].state,
+            (PartitionState{.leader = kNoLeader,
+                            .leader_epoch = 1,
+                            .isr = {2},
+                            .controller_epoch = s["solo-0"].state.controller_epoch}));
   EXPECT_EQ(s["pair-0"].state.isr, std::vector<int32_t>{2});  // 1 is alive but not clean
   EXPECT_EQ(HealthOf(*ReadPartitionStates(admin_.get(), "/strata/"), {0, 1}).offline, 2);
 
@@ -220,8 +224,9 @@ TEST_F(ControllerTest, UncleanElectionPicksAnyLiveReplica) {
   for (int32_t id = 0; id < 2; ++id) nodes_[id] = StartNode(id, {.unclean_leader_election = true});
   ASSERT_TRUE(CreateTopicState(admin_.get(), "/strata/", "lossy", {{1, 0}}).ok());
   auto p = States()["lossy-0"];
-  ASSERT_TRUE(admin_->CompareAndSet(PartitionKey("/strata/", "lossy", 0), p.mod_revision,
-                                    EncodePartitionState({.leader = 1, .isr = {1}}))
+  ASSERT_TRUE(admin_
+                  ->CompareAndSet(PartitionKey("/strata/", "lossy", 0), p.mod_revision,
+                                  EncodePartitionState({.leader = 1, .isr = {1}}))
                   ->applied);
   nodes_[1].Stop();
   ASSERT_TRUE(Eventually([&] { return States()["lossy-0"].state.leader == 0; }));
@@ -230,8 +235,8 @@ TEST_F(ControllerTest, UncleanElectionPicksAnyLiveReplica) {
 
 TEST_F(ControllerTest, FinishesATopicCreationCutShortAndLeavesGarbageAlone) {
   // The creator wrote the assignment and died before the states.
-  ASSERT_TRUE(admin_->Put(TopicKey("/strata/", "half"), EncodeTopicAssignment({{{2, 0}, {0, 1}}}))
-                  .ok());
+  ASSERT_TRUE(
+      admin_->Put(TopicKey("/strata/", "half"), EncodeTopicAssignment({{{2, 0}, {0, 1}}})).ok());
   ASSERT_TRUE(admin_->Put(PartitionKey("/strata/", "junk", 0), "{not json").ok());
   ASSERT_TRUE(admin_->Put(TopicKey("/strata/", "junk"), EncodeTopicAssignment({{{1}}})).ok());
   ASSERT_TRUE(Eventually([&] {

@@ -9,7 +9,8 @@ namespace {
 
 using AcksAll = LeaderReplicaState::AcksAll;
 
-LeaderReplicaState ThreeReplicas(int64_t now_ms, Offset end = Offset(100), Offset hw = Offset(100)) {
+LeaderReplicaState ThreeReplicas(int64_t now_ms, Offset end = Offset(100),
+                                 Offset hw = Offset(100)) {
   return LeaderReplicaState({.self = 1,
                              .replicas = {1, 2, 3},
                              .isr = {1, 2, 3},
@@ -90,7 +91,7 @@ TEST(LeaderReplicaState, AcksAllWaitsForTheIsrAndRefusesWhenItIsTooSmall) {
   EXPECT_EQ(s.CheckAcksAll(Offset(110), 2), AcksAll::kWaiting);
   s.OnFollowerFetch(2, Offset(110), 1);
   EXPECT_EQ(s.CheckAcksAll(Offset(110), 2), AcksAll::kWaiting);  // 3 is in the ISR, behind
-  s.SetIsr({1, 2});                                                 // 3 was dropped
+  s.SetIsr({1, 2});                                              // 3 was dropped
   EXPECT_EQ(s.CheckAcksAll(Offset(110), 2), AcksAll::kDone);
   s.SetIsr({1});
   EXPECT_FALSE(s.EnoughReplicasToAppend(2));
