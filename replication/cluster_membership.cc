@@ -61,6 +61,12 @@ const BrokerInfo* ClusterView::Find(int32_t id) const {
   return nullptr;
 }
 
+std::vector<int32_t> ClusterView::BrokerIds() const {
+  std::vector<int32_t> ids;
+  for (const BrokerInfo& b : brokers) ids.push_back(b.id);
+  return ids;
+}
+
 absl::StatusOr<ClusterView> ReadClusterView(MetadataStore* store, const std::string& root) {
   ClusterView view;
   ASSIGN_OR_RETURN(RangeResult brokers, store->GetPrefix(root + "brokers/"));
@@ -87,12 +93,8 @@ absl::StatusOr<ClusterView> ReadClusterView(MetadataStore* store, const std::str
   return view;
 }
 
-ClusterMembership::ClusterMembership(MetadataStore* store, Clock* clock, Options options,
-                                     Listener listener)
-    : store_(store),
-      clock_(clock),
-      options_(std::move(options)),
-      guard_(std::make_shared<CallbackGuard>()) {
+ClusterMembership::ClusterMembership(MetadataStore* store, Options options, Listener listener)
+    : store_(store), options_(std::move(options)), guard_(std::make_shared<CallbackGuard>()) {
   guard_->self = this;
   if (listener) AddListener(std::move(listener));
 }
@@ -114,12 +116,11 @@ std::string ClusterMembership::BrokerKey(int32_t id) const {
 std::string ClusterMembership::ControllerKey() const { return options_.root + "controller"; }
 
 absl::StatusOr<std::unique_ptr<ClusterMembership>> ClusterMembership::Start(MetadataStore* store,
-                                                                            Clock* clock,
                                                                             Options options,
                                                                             Listener listener) {
   std::unique_ptr<ClusterMembership> m(
-      new ClusterMembership(store, clock, std::move(options), std::move(listener)));
-  // The wait is for a session on the store's clock to expire: real time, not `clock`.
+      new ClusterMembership(store, std::move(options), std::move(listener)));
+  // The wait is for a session on the store's clock to expire: real time.
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(m->options_.registration_wait_ms);
   while (true) {

@@ -3,7 +3,7 @@
 // follows who else is alive, re-registering and re-campaigning by itself after a lost session.
 //
 //   ClusterMembership::Options o{.self = {.id = 1, .host = "127.0.0.1", .port = 9093}};
-//   ASSIGN_OR_RETURN(auto membership, ClusterMembership::Start(store.get(), clock, o));
+//   ASSIGN_OR_RETURN(auto membership, ClusterMembership::Start(store.get(), o));
 //   ClusterView view = membership->View();   // live brokers, controller id and epoch
 //   membership->Stop();                      // revokes the session: deregisters, resigns
 //
@@ -31,7 +31,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/clock.h"
 #include "replication/metadata_store.h"
 
 namespace strata {
@@ -58,6 +57,7 @@ struct ClusterView {
   int64_t revision = 0;          // store revision the view was read at
 
   const BrokerInfo* Find(int32_t id) const;
+  std::vector<int32_t> BrokerIds() const;
 };
 
 // Reads the cluster's registrations and controller once (tools: `strata cluster status`).
@@ -80,7 +80,7 @@ class ClusterMembership {
 
   // Registers and campaigns once before returning; later work runs on a background thread.
   static absl::StatusOr<std::unique_ptr<ClusterMembership>> Start(MetadataStore* store,
-                                                                  Clock* clock, Options options,
+                                                                  Options options,
                                                                   Listener listener = nullptr);
   ~ClusterMembership();  // Stop()
 
@@ -97,7 +97,7 @@ class ClusterMembership {
   void Stop();
 
  private:
-  ClusterMembership(MetadataStore* store, Clock* clock, Options options, Listener listener);
+  ClusterMembership(MetadataStore* store, Options options, Listener listener);
   std::string BrokerKey(int32_t id) const;
   std::string ControllerKey() const;
 
@@ -117,7 +117,6 @@ class ClusterMembership {
   };
 
   MetadataStore* store_;
-  Clock* clock_;
   const Options options_;
   absl::Mutex listeners_mu_;  // held while listeners run; never taken inside mu_
   std::map<int, Listener> listeners_ ABSL_GUARDED_BY(listeners_mu_);

@@ -16,12 +16,6 @@ bool Contains(const std::vector<int32_t>& v, int32_t x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-std::vector<int32_t> AliveIds(const ClusterView& view) {
-  std::vector<int32_t> ids;
-  for (const BrokerInfo& b : view.brokers) ids.push_back(b.id);
-  return ids;
-}
-
 // `isr` restricted to `alive`, with `leader` first.
 std::vector<int32_t> LiveIsr(const std::vector<int32_t>& isr, const std::vector<int32_t>& alive,
                              int32_t leader) {
@@ -150,7 +144,7 @@ absl::StatusOr<int> Controller::ElectPreferredLeaders() {
                    ReadPartitionStates(store_, options_.root));
   ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
   if (view.controller_id != membership_->id()) return 0;
-  std::vector<int32_t> alive = AliveIds(view);
+  std::vector<int32_t> alive = view.BrokerIds();
   int moved = 0;
   for (const PartitionRecord& rec : records) {
     if (rec.mod_revision == 0 || rec.replicas.empty()) continue;

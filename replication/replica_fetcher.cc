@@ -47,6 +47,13 @@ absl::StatusOr<size_t> WholeBatches(std::span<const uint8_t> records) {
   return off;
 }
 
+// The leader answers exactly the one partition asked for.
+template <typename Topics>
+absl::Status ExpectOnePartition(const Topics& topics, absl::string_view api) {
+  if (topics.size() == 1 && topics[0].partitions.size() == 1) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(api, ": the leader answered another partition"));
+}
+
 }  // namespace
 
 ReplicaFetcher::ReplicaFetcher(Options options) : options_(std::move(options)) {}
@@ -124,9 +131,7 @@ absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, 
       auto resp,
       (conn.Call<protocol::OffsetForLeaderEpochRequest, protocol::OffsetForLeaderEpochResponse>(
           req, v)));
-  if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
-    return absl::DataLossError("OffsetForLeaderEpoch: the leader answered another partition");
-  }
+  RETURN_IF_ERROR(ExpectOnePartition(resp.topics, "OffsetForLeaderEpoch"));
   const auto& r = resp.topics[0].partitions[0];
   if (r.error_code != 0) {
     auto code = static_cast<ErrorCode>(r.error_code);
@@ -181,9 +186,7 @@ absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key
     ASSIGN_OR_RETURN(
         auto resp,
         (conn.Call<protocol::ListOffsetsRequest, protocol::ListOffsetsResponse>(req, v)));
-    if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
-      return absl::DataLossError("ListOffsets: the leader answered another partition");
-    }
+    RETURN_IF_ERROR(ExpectOnePartition(resp.topics, "ListOffsets"));
     const auto& p = resp.topics[0].partitions[0];
     if (p.error_code != 0) {
       return absl::UnavailableError(
@@ -193,7 +196,10 @@ absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key
   };
   ASSIGN_OR_RETURN(int64_t leader_end, list(-1));
   Offset end = log->log_end_offset();
-  if (end.value() > leader_end) {
+  if (end.value() > leader_end && leader_end <= log->log_start_offset().value()) {
+    // Nothing of ours lies below the leader's end: start over there.
+    RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(leader_end)));
+  } else if (end.value() > leader_end) {
     RETURN_IF_ERROR(log->TruncateTo(Offset(leader_end)).status());
   } else {
     ASSIGN_OR_RETURN(int64_t leader_start, list(-2));

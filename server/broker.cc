@@ -143,9 +143,6 @@ absl::Status Broker::Shutdown() {
   return s;
 }
 
-// meta.properties, as Kafka writes it: the broker id and cluster id this data directory belongs
-// to. A data directory written by another broker id is refused.
-
 void Broker::Reject(const RequestContext& ctx, const absl::Status& why) {
   LOG_EVENT(Warn, "request.rejected")
       .Kv("peer", ctx.connection.peer)

@@ -69,8 +69,6 @@ class Broker : public FrameHandler {
   const std::string& cluster_id() const { return cluster_id_; }
   const BrokerConfig& config() const { return config_; }
   PartitionManager& partitions() { return *partitions_; }
-  // The broker's place in the cluster; nullptr with the embedded metadata store (one broker).
-  const ClusterMembership* membership() const { return membership_.get(); }
 
   // Encodes `body` as the response to `ctx` and sends it.
   template <typename Body>
@@ -79,8 +77,9 @@ class Broker : public FrameHandler {
  private:
   Broker(FileSystem* fs, BrokerConfig config, Clock* clock)
       : fs_(fs), config_(std::move(config)), clock_(clock) {}
-  // Reads (or, for a new data dir, writes) meta.properties. With a cluster store the cluster id
-  // is the cluster's (the first broker's), and a data dir of another cluster is refused.
+  // Reads (or, for a new data dir, writes) meta.properties as Kafka does: the broker id and
+  // cluster id this data dir belongs to; another broker id's data dir is refused. With a cluster
+  // store the cluster id is the cluster's (the first broker's), and another cluster's is refused.
   absl::Status LoadMetaProperties();
   // Cluster mode (--metadata etcd://...): opens the store; registration comes after listening.
   absl::Status OpenClusterStore();

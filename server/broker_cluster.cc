@@ -94,7 +94,7 @@ absl::Status Broker::JoinCluster() {
   options.session_timeout_ms = config_.broker_session_timeout_ms;
   // A restarted broker waits for its crashed predecessor's session to run out.
   options.registration_wait_ms = config_.broker_session_timeout_ms + 5'000;
-  ASSIGN_OR_RETURN(membership_, ClusterMembership::Start(metadata_store_.get(), clock_, options));
+  ASSIGN_OR_RETURN(membership_, ClusterMembership::Start(metadata_store_.get(), options));
   ASSIGN_OR_RETURN(LogConfig defaults, config_.TopicConfig({}));
   controller_ = std::make_unique<Controller>(
       metadata_store_.get(), membership_.get(),
@@ -118,10 +118,8 @@ void Broker::LeaveCluster() {
   if (config_.controlled_shutdown) {
     auto fresh = ReadClusterView(metadata_store_.get(), config_.metadata_root);
     ClusterView view = fresh.ok() ? *fresh : membership_->View();
-    std::vector<int32_t> alive;
-    for (const BrokerInfo& b : view.brokers) alive.push_back(b.id);
     auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root, config_.broker_id,
-                                    alive, view.controller_epoch);
+                                    view.BrokerIds(), view.controller_epoch);
     LOG_EVENT(Info, "broker.controlled_shutdown")
         .Kv("leaders_moved", moved.ok() ? absl::StrCat(*moved) : moved.status().ToString());
   }

@@ -24,12 +24,6 @@ constexpr char kUsage[] =
     "  offline (no live leader); --partitions lists every partition's leader, epoch and ISR.\n"
     "  Exit status 1 if the store cannot be read, 3 if the cluster has no controller.\n";
 
-std::vector<int32_t> AliveIds(const ClusterView& view) {
-  std::vector<int32_t> ids;
-  for (const BrokerInfo& b : view.brokers) ids.push_back(b.id);
-  return ids;
-}
-
 std::string Json(const ClusterView& view, const std::string& cluster_id, const PartitionHealth& h) {
   std::vector<std::string> brokers;
   for (const BrokerInfo& b : view.brokers) brokers.push_back(EncodeBrokerInfo(b));
@@ -103,7 +97,7 @@ int Cluster(const Argv& argv) {
     return 1;
   }
   std::string cluster_id = id->has_value() ? (*id)->value : "";
-  PartitionHealth health = HealthOf(*records, AliveIds(*view));
+  PartitionHealth health = HealthOf(*records, view->BrokerIds());
   if (args.Has("json")) {
     std::string json = Json(*view, cluster_id, health);
     if (args.Has("partitions")) {
@@ -119,7 +113,7 @@ int Cluster(const Argv& argv) {
     std::cout << json << "\n";
   } else {
     Text(*view, cluster_id, health);
-    if (args.Has("partitions")) PrintPartitions(*records, AliveIds(*view));
+    if (args.Has("partitions")) PrintPartitions(*records, view->BrokerIds());
   }
   return view->controller_id >= 0 ? 0 : 3;
 }

@@ -141,6 +141,19 @@ TEST_F(ReplicaFetcherTest, CutsATailTheLeaderDoesNotHaveThenCatchesUp) {
   EXPECT_EQ(logs_[0]->leader_epochs().Latest()->epoch, LeaderEpoch(0));  // epoch 1 is gone
 }
 
+TEST_F(ReplicaFetcherTest, AFollowerPastTheLeadersEndStartsOverAtIt) {
+  Produce(leader_.bootstrap(), 0, 100);
+  // No epochs to compare (an empty log that starts at 5000): the fetch is out of range.
+  ASSERT_TRUE(logs_[0]->TruncateFullyAndStartAt(Offset(5000)).ok());
+  Follow(0);
+  fetcher_->Start();
+  ASSERT_TRUE(Eventually([&] { return CaughtUp(0, 100); })) << fetcher_->Status(kTopic, 0)->error;
+  EXPECT_EQ(logs_[0]->log_start_offset(), Offset(100));
+  Produce(leader_.bootstrap(), 100, 10);
+  EXPECT_TRUE(Eventually([&] { return CaughtUp(0, 110); })) << fetcher_->Status(kTopic, 0)->error;
+  fetcher_->Stop();
+}
+
 TEST_F(ReplicaFetcherTest, ParksAPartitionTheLeaderDoesNotHave) {
   auto stray = OpenFollowerLog(7);
   fetcher_->AddPartition({.topic = "nope", .partition = 0, .log = stray, .leader_epoch = 0});

@@ -56,7 +56,7 @@ TEST_F(EtcdCluster, OneControllerAndEveryoneSeesEveryone) {
   std::vector<std::unique_ptr<ClusterMembership>> members;
   for (int32_t id = 1; id <= 3; ++id) {
     stores.push_back(NewStore());
-    auto m = ClusterMembership::Start(stores.back().get(), Clock::System(), OptionsFor(id));
+    auto m = ClusterMembership::Start(stores.back().get(), OptionsFor(id));
     ASSERT_TRUE(m.ok()) << m.status();
     members.push_back(std::move(*m));
   }
@@ -91,8 +91,7 @@ TEST_F(EtcdCluster, ControllerStopHandsOverWithHigherEpoch) {
   std::vector<std::unique_ptr<ClusterMembership>> members;
   for (int32_t id = 1; id <= 3; ++id) {
     stores.push_back(NewStore());
-    members.push_back(
-        *ClusterMembership::Start(stores.back().get(), Clock::System(), OptionsFor(id)));
+    members.push_back(*ClusterMembership::Start(stores.back().get(), OptionsFor(id)));
   }
   ASSERT_TRUE(members[0]->IsController());
   int64_t epoch = members[1]->View().controller_epoch;
@@ -112,8 +111,8 @@ TEST_F(EtcdCluster, ControllerStopHandsOverWithHigherEpoch) {
 
 TEST_F(EtcdCluster, LostSessionReRegisters) {
   auto s1 = NewStore(), s2 = NewStore(), admin = NewStore();
-  auto m1 = *ClusterMembership::Start(s1.get(), Clock::System(), OptionsFor(1));
-  auto m2 = *ClusterMembership::Start(s2.get(), Clock::System(), OptionsFor(2));
+  auto m1 = *ClusterMembership::Start(s1.get(), OptionsFor(1));
+  auto m2 = *ClusterMembership::Start(s2.get(), OptionsFor(2));
   ASSERT_TRUE(m1->IsController());
   // Broker 1's session ends under it (as when etcd expires a lease the broker could not refresh).
   auto reg = *admin->Get("/strata/brokers/1");
@@ -131,8 +130,8 @@ TEST_F(EtcdCluster, LostSessionReRegisters) {
 
 TEST_F(EtcdCluster, DuplicateBrokerIdIsRefused) {
   auto s1 = NewStore(), s2 = NewStore();
-  auto m1 = *ClusterMembership::Start(s1.get(), Clock::System(), OptionsFor(1));
-  auto dup = ClusterMembership::Start(s2.get(), Clock::System(), OptionsFor(1));
+  auto m1 = *ClusterMembership::Start(s1.get(), OptionsFor(1));
+  auto dup = ClusterMembership::Start(s2.get(), OptionsFor(1));
   ASSERT_FALSE(dup.ok());
   EXPECT_TRUE(absl::IsAlreadyExists(dup.status())) << dup.status();
   EXPECT_NE(dup.status().message().find("--broker-id"), std::string::npos);
@@ -146,7 +145,7 @@ TEST_F(EtcdCluster, DuplicateBrokerIdIsRefused) {
 TEST_F(EtcdCluster, RestartedBrokerWaitsOutItsOldSession) {
   auto s1 = NewStore(), admin = NewStore();
   auto o = OptionsFor(1);
-  auto m1 = *ClusterMembership::Start(s1.get(), Clock::System(), o);
+  auto m1 = *ClusterMembership::Start(s1.get(), o);
   // A kill -9: the old session stays until its TTL runs out. Emulate it by a second session
   // holding the key that nobody refreshes.
   m1->Stop();
@@ -155,7 +154,7 @@ TEST_F(EtcdCluster, RestartedBrokerWaitsOutItsOldSession) {
       admin->CompareAndSet("/strata/brokers/1", 0, EncodeBrokerInfo(o.self), lease)->applied);
   o.registration_wait_ms = 10'000;
   auto started = std::chrono::steady_clock::now();
-  auto again = ClusterMembership::Start(s1.get(), Clock::System(), o);
+  auto again = ClusterMembership::Start(s1.get(), o);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1'000));
   EXPECT_TRUE((*again)->IsController());
@@ -163,8 +162,8 @@ TEST_F(EtcdCluster, RestartedBrokerWaitsOutItsOldSession) {
 
 TEST_F(EtcdCluster, EtcdRestartKeepsTheCluster) {
   auto s1 = NewStore(), s2 = NewStore();
-  auto m1 = *ClusterMembership::Start(s1.get(), Clock::System(), OptionsFor(1));
-  auto m2 = *ClusterMembership::Start(s2.get(), Clock::System(), OptionsFor(2));
+  auto m1 = *ClusterMembership::Start(s1.get(), OptionsFor(1));
+  auto m2 = *ClusterMembership::Start(s2.get(), OptionsFor(2));
   etcd_.Kill();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   ASSERT_TRUE(etcd_.Start());

@@ -111,7 +111,7 @@ class ControllerTest : public ::testing::Test {
     o.self = {.id = id, .host = "127.0.0.1", .port = 9092 + id};
     o.session_timeout_ms = 3'000;
     o.refresh_interval_ms = 200;
-    auto m = ClusterMembership::Start(n.store.get(), Clock::System(), o);
+    auto m = ClusterMembership::Start(n.store.get(), o);
     EXPECT_TRUE(m.ok()) << m.status();
     n.membership = std::move(*m);
     n.controller = std::make_unique<Controller>(n.store.get(), n.membership.get(), options);
