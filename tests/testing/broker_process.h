@@ -80,7 +80,8 @@ class BrokerProcess {
       _exit(127);
     }
     bootstrap_.clear();
-    for (int i = 0; i < 1000 && bootstrap_.empty(); ++i) {
+    // Up to 30 s: a sanitizer build recovering after a kill -9 on a loaded machine is slow.
+    for (int i = 0; i < 3000 && bootstrap_.empty(); ++i) {
       auto text = ReadFileToString(FileSystem::Default(), ready);
       if (text.ok() && !text->empty()) {
         bootstrap_ = std::string(absl::StripTrailingAsciiWhitespace(*text));
