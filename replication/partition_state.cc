@@ -77,7 +77,10 @@ absl::StatusOr<PartitionState> DecodePartitionState(absl::string_view json) {
 }
 
 std::string EncodeTopicAssignment(const TopicAssignment& a) {
-  return nlohmann::json{{"partitions", a.partitions}}.dump();
+  nlohmann::json j{{"partitions", a.partitions}};
+  if (!a.id.empty()) j["id"] = a.id;
+  if (!a.configs.empty()) j["configs"] = a.configs;
+  return j.dump();
 }
 
 absl::StatusOr<TopicAssignment> DecodeTopicAssignment(absl::string_view json) {
@@ -87,8 +90,16 @@ absl::StatusOr<TopicAssignment> DecodeTopicAssignment(absl::string_view json) {
   if (ok) {
     for (const auto& p : j["partitions"]) ok = ok && IsIntArray(p) && !p.empty();
   }
+  ok = ok && (!j.contains("id") || j["id"].is_string());
+  if (ok && j.contains("configs")) {
+    ok = j["configs"].is_object();
+    for (const auto& [name, value] : j["configs"].items()) ok = ok && value.is_string();
+  }
   if (!ok) return absl::DataLossError(absl::StrCat("bad topic assignment: ", json));
-  return TopicAssignment{j["partitions"].get<std::vector<std::vector<int32_t>>>()};
+  TopicAssignment a{j["partitions"].get<std::vector<std::vector<int32_t>>>()};
+  if (j.contains("id")) a.id = j["id"].get<std::string>();
+  if (j.contains("configs")) a.configs = j["configs"].get<std::map<std::string, std::string>>();
+  return a;
 }
 
 absl::StatusOr<int64_t> ClaimIdBlock(MetadataStore* store, const std::string& key, int64_t size,
@@ -141,26 +152,101 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> AssignReplicas(
   return out;
 }
 
+namespace {
+
+// The first states of partitions [first, first + replicas.size()): leader = first replica, ISR =
+// all. Absent-only: a retried creation must not reset a state that already moved on.
+absl::Status WriteFirstStates(MetadataStore* store, const std::string& root,
+                              const std::string& topic, size_t first,
+                              const std::vector<std::vector<int32_t>>& replicas,
+                              int64_t controller_epoch) {
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    PartitionState s{.leader = replicas[i].front(),
+                     .leader_epoch = 0,
+                     .isr = replicas[i],
+                     .controller_epoch = controller_epoch};
+    ASSIGN_OR_RETURN(CasResult put, store->CompareAndSet(
+                                        PartitionKey(root, topic, static_cast<int32_t>(first + i)),
+                                        0, EncodePartitionState(s)));
+    (void)put;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> CreateTopicState(MetadataStore* store, const std::string& root,
                                          const std::string& topic,
                                          const std::vector<std::vector<int32_t>>& replicas,
                                          int64_t controller_epoch) {
-  ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(TopicKey(root, topic), 0,
-                                                     EncodeTopicAssignment({replicas})));
+  return CreateTopicAssignment(store, root, topic, TopicAssignment{replicas}, controller_epoch);
+}
+
+absl::StatusOr<int64_t> CreateTopicAssignment(MetadataStore* store, const std::string& root,
+                                              const std::string& topic, const TopicAssignment& a,
+                                              int64_t controller_epoch) {
+  ASSIGN_OR_RETURN(CasResult r,
+                   store->CompareAndSet(TopicKey(root, topic), 0, EncodeTopicAssignment(a)));
   if (!r.applied)
     return absl::AlreadyExistsError(absl::StrCat("Topic '", topic, "' already exists."));
-  for (size_t p = 0; p < replicas.size(); ++p) {
-    PartitionState s{.leader = replicas[p].front(),
-                     .leader_epoch = 0,
-                     .isr = replicas[p],
-                     .controller_epoch = controller_epoch};
-    // Absent-only: a retried creation must not reset a state that already moved on.
-    ASSIGN_OR_RETURN(CasResult put,
-                     store->CompareAndSet(PartitionKey(root, topic, static_cast<int32_t>(p)), 0,
-                                          EncodePartitionState(s)));
-    (void)put;
-  }
+  RETURN_IF_ERROR(WriteFirstStates(store, root, topic, 0, a.partitions, controller_epoch));
   return r.revision;
+}
+
+absl::StatusOr<std::vector<TopicRecord>> ReadTopics(MetadataStore* store, const std::string& root) {
+  const std::string prefix = root + "topics/";
+  ASSIGN_OR_RETURN(RangeResult topics, store->GetPrefix(prefix));
+  std::vector<TopicRecord> out;
+  for (const KeyValue& kv : topics.kvs) {
+    auto a = DecodeTopicAssignment(kv.value);
+    if (!a.ok()) {
+      LOG_EVENT(Warn, "cluster.bad_topic").Kv("key", kv.key).Kv("error", a.status().ToString());
+      continue;
+    }
+    out.push_back({kv.key.substr(prefix.size()), std::move(*a), kv.mod_revision});
+  }
+  return out;
+}
+
+absl::Status AddPartitionsState(MetadataStore* store, const std::string& root,
+                                const std::string& topic, int64_t expected_mod_revision,
+                                const std::vector<std::vector<int32_t>>& more) {
+  ASSIGN_OR_RETURN(std::optional<KeyValue> kv, store->Get(TopicKey(root, topic)));
+  if (!kv.has_value()) return absl::NotFoundError(absl::StrCat("topic '", topic, "' not found"));
+  if (kv->mod_revision != expected_mod_revision) {
+    return absl::AbortedError(absl::StrCat("topic '", topic, "' changed meanwhile"));
+  }
+  ASSIGN_OR_RETURN(TopicAssignment a, DecodeTopicAssignment(kv->value));
+  const size_t first = a.partitions.size();
+  a.partitions.insert(a.partitions.end(), more.begin(), more.end());
+  ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(TopicKey(root, topic), expected_mod_revision,
+                                                     EncodeTopicAssignment(a)));
+  if (!r.applied) return absl::AbortedError(absl::StrCat("topic '", topic, "' changed meanwhile"));
+  return WriteFirstStates(store, root, topic, first, more, 0);
+}
+
+absl::Status SetTopicConfigsState(MetadataStore* store, const std::string& root,
+                                  const std::string& topic,
+                                  const std::map<std::string, std::string>& configs) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<KeyValue> kv, store->Get(TopicKey(root, topic)));
+    if (!kv.has_value()) return absl::NotFoundError(absl::StrCat("topic '", topic, "' not found"));
+    ASSIGN_OR_RETURN(TopicAssignment a, DecodeTopicAssignment(kv->value));
+    a.configs = configs;
+    ASSIGN_OR_RETURN(CasResult r, store->CompareAndSet(TopicKey(root, topic), kv->mod_revision,
+                                                       EncodeTopicAssignment(a)));
+    if (r.applied) return absl::OkStatus();
+  }
+  return absl::AbortedError(absl::StrCat("topic '", topic, "' keeps changing"));
+}
+
+absl::Status DeleteTopicState(MetadataStore* store, const std::string& root,
+                              const std::string& topic) {
+  ASSIGN_OR_RETURN(DeleteResult d, store->Delete(TopicKey(root, topic)));
+  if (!d.deleted) return absl::NotFoundError(absl::StrCat("topic '", topic, "' not found"));
+  ASSIGN_OR_RETURN(RangeResult states, store->GetPrefix(root + "partitions/" + topic + "/"));
+  for (const KeyValue& kv : states.kvs) RETURN_IF_ERROR(store->Delete(kv.key).status());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<PartitionRecord>> ReadPartitionStates(MetadataStore* store,

@@ -41,6 +41,8 @@ absl::StatusOr<PartitionState> DecodePartitionState(absl::string_view json);
 
 struct TopicAssignment {
   std::vector<std::vector<int32_t>> partitions;  // replicas of partition p, preferred leader first
+  std::string id;                                // topic id (32 hex digits); "" for none
+  std::map<std::string, std::string> configs;    // topic config overrides
   bool operator==(const TopicAssignment&) const = default;
 };
 std::string EncodeTopicAssignment(const TopicAssignment& a);
@@ -70,6 +72,32 @@ absl::StatusOr<int64_t> CreateTopicState(MetadataStore* store, const std::string
                                          const std::string& topic,
                                          const std::vector<std::vector<int32_t>>& replicas,
                                          int64_t controller_epoch = 0);
+absl::StatusOr<int64_t> CreateTopicAssignment(MetadataStore* store, const std::string& root,
+                                              const std::string& topic, const TopicAssignment& a,
+                                              int64_t controller_epoch = 0);
+
+// Every topic under the root with its assignment and the topic key's mod_revision. Topics whose
+// key does not decode are logged and left out.
+struct TopicRecord {
+  std::string name;
+  TopicAssignment assignment;
+  int64_t mod_revision = 0;
+};
+absl::StatusOr<std::vector<TopicRecord>> ReadTopics(MetadataStore* store, const std::string& root);
+
+// Grows a topic: the assignment gets `more` (replicas of the new partitions, in order) by
+// compare-and-set on `expected_mod_revision`, then the new partitions get their first states.
+// Aborted when the topic changed meanwhile (re-read and retry), NotFound when it is gone.
+absl::Status AddPartitionsState(MetadataStore* store, const std::string& root,
+                                const std::string& topic, int64_t expected_mod_revision,
+                                const std::vector<std::vector<int32_t>>& more);
+// Replaces the topic's config overrides (compare-and-set, retried on conflicts).
+absl::Status SetTopicConfigsState(MetadataStore* store, const std::string& root,
+                                  const std::string& topic,
+                                  const std::map<std::string, std::string>& configs);
+// Deletes the topic key, then its partition states. NotFound when it does not exist.
+absl::Status DeleteTopicState(MetadataStore* store, const std::string& root,
+                              const std::string& topic);
 
 // Every partition under the root, ordered by (topic, partition). A partition whose state key is
 // missing or unreadable is reported with leader -1 and an empty ISR.

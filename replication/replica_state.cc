@@ -43,11 +43,13 @@ void LeaderReplicaState::OnFollowerFetch(int32_t id, Offset fetch_offset, int64_
   }
   f.leader_end_at_last_fetch = leader_end_;
   f.last_fetch_ms = now_ms;
+  f.fetched_since_isr_change = true;
   UpdateHighWatermark();
 }
 
 void LeaderReplicaState::SetIsr(std::vector<int32_t> isr) {
   isr_ = std::move(isr);
+  for (auto& [id, f] : followers_) f.fetched_since_isr_change = false;
   UpdateHighWatermark();
 }
 
@@ -78,7 +80,7 @@ std::vector<int32_t> LeaderReplicaState::ShrinkCandidates(int64_t now_ms,
 std::vector<int32_t> LeaderReplicaState::ExpandCandidates() const {
   std::vector<int32_t> out;
   for (const auto& [id, f] : followers_) {
-    if (InIsr(id)) continue;
+    if (InIsr(id) || !f.fetched_since_isr_change) continue;
     if (f.log_end >= high_watermark_ && f.log_end >= epoch_start_) out.push_back(id);
   }
   return out;

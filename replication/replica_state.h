@@ -19,7 +19,8 @@
 //     back and never passes the leader's log end.
 //   - An ISR member not caught up for replica.lag.time.max.ms leaves the ISR (never the leader).
 //   - A follower outside the ISR rejoins once its log end reaches the high watermark and the
-//     start of the leader's current epoch (it has everything the leader acknowledged).
+//     start of the leader's current epoch (it has everything the leader acknowledged), judged
+//     on a fetch made after the ISR last changed.
 #pragma once
 
 #include <cstdint>
@@ -76,6 +77,9 @@ class LeaderReplicaState {
     int64_t last_caught_up_ms = 0;
     int64_t last_fetch_ms = 0;
     Offset leader_end_at_last_fetch{0};
+    // A follower rejoins only on a fetch after the ISR last changed: the fetch state of one
+    // that left (a dead or departing broker) does not bring it back.
+    bool fetched_since_isr_change = false;
   };
   void UpdateHighWatermark();
   bool InIsr(int32_t id) const;

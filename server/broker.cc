@@ -86,7 +86,15 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
   b->scheduler_ = std::make_unique<ThreadScheduler>(clock);
   b->coordinator_ = std::make_unique<GroupCoordinator>(b->config_.group, clock, b->scheduler_.get(),
                                                        b->offsets_topic_.get());
-  b->offsets_topic_->StartLoading(b->coordinator_.get());
+  if (b->metadata_store_ == nullptr) {
+    b->offsets_topic_->StartLoading(b->coordinator_.get());
+  } else {
+    // Cluster mode: a group partition loads when this broker becomes its leader.
+    b->coordinator_->set_ownership([pm = b->partitions_.get()](int32_t p) {
+      auto part = pm->Get(kOffsetsTopicName, p);
+      return part != nullptr && part->is_leader();
+    });
+  }
   ConnectionLimits limits{
       .max_request_bytes = static_cast<uint64_t>(b->config_.socket_request_max_bytes),
       .max_inflight_requests = static_cast<size_t>(b->config_.max_inflight_per_connection),
@@ -253,6 +261,7 @@ void Broker::HandleApiVersions(RequestContext& ctx, protocol::Reader& r) {
 }
 
 bool Broker::MaybeAutoCreate(const std::string& topic, bool allowed) {
+  if (replicas_ != nullptr) return ClusterAutoCreate(topic, allowed);
   if (partitions_->Topic(topic).has_value()) return true;
   if (!allowed || !config_.auto_create_topics) return false;
   auto created = partitions_->CreateTopic(topic, config_.num_partitions, {}, false);
@@ -267,14 +276,24 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
   protocol::MetadataRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   protocol::MetadataResponse resp;
-  const HostPort& self = config_.advertised;
-  resp.brokers.push_back({config_.broker_id, self.host, self.port, std::nullopt});
   resp.cluster_id = cluster_id_;
-  resp.controller_id = config_.broker_id;
+  std::vector<int32_t> alive;  // cluster mode: the live brokers
+  if (membership_ != nullptr) {
+    ClusterView view = membership_->View();
+    alive = view.BrokerIds();
+    resp.controller_id = view.controller_id;
+    for (const BrokerInfo& b : view.brokers) resp.brokers.push_back({b.id, b.host, b.port, b.rack});
+  } else {
+    const HostPort& self = config_.advertised;
+    resp.brokers.push_back({config_.broker_id, self.host, self.port, std::nullopt});
+    resp.controller_id = config_.broker_id;
+  }
   std::vector<std::string> names;
   // v0: an empty list means all topics; v1+: null means all, empty means none.
   bool all = !req.topics.has_value() || (ctx.version() == 0 && req.topics->empty());
-  if (all) {
+  if (all && replicas_ != nullptr) {
+    for (const auto& t : replicas_->Topics()) names.push_back(t.name);
+  } else if (all) {
     for (const TopicInfo& t : partitions_->Topics()) names.push_back(t.name);
   } else {
     for (const auto& t : *req.topics) names.push_back(t.name.value_or(""));
@@ -290,6 +309,10 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
     }
     if (!all && !MaybeAutoCreate(name, auto_create)) {
       topic.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+      continue;
+    }
+    if (replicas_ != nullptr) {
+      FillClusterTopic(topic, alive);
       continue;
     }
     std::optional<TopicInfo> info = partitions_->Topic(name);
@@ -311,34 +334,30 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
 }
 
 // A single broker coordinates every group itself (whether the group's partition of
-// __consumer_offsets is loaded shows in the group requests). Transactions have no coordinator.
+// __consumer_offsets is loaded shows in the group requests); in a cluster the leader of the
+// group's partition does. Transactions have no coordinator.
 void Broker::HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r) {
   protocol::FindCoordinatorRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   protocol::FindCoordinatorResponse resp;
-  const HostPort& self = config_.advertised;
-  ErrorCode error = req.key_type == 0 ? ErrorCode::kNone : ErrorCode::kCoordinatorNotAvailable;
   if (ctx.version() < 4) {
-    resp.error_code = Code(error);
-    if (error == ErrorCode::kNone) {
-      resp.node_id = config_.broker_id;
-      resp.host = self.host;
-      resp.port = self.port;
-    } else {
-      resp.node_id = -1;
-      resp.error_message = "transactions are not supported";
-    }
+    CoordinatorAnswer a = CoordinatorFor(req.key, req.key_type);
+    resp.error_code = Code(a.error);
+    resp.node_id = a.node_id;
+    resp.host = a.host;
+    resp.port = a.port;
+    if (!a.message.empty()) resp.error_message = a.message;
     return Reply(ctx, resp);
   }
   for (const std::string& key : req.coordinator_keys) {
+    CoordinatorAnswer a = CoordinatorFor(key, req.key_type);
     auto& c = resp.coordinators.emplace_back();
     c.key = key;
-    c.error_code = Code(error);
-    c.node_id = error == ErrorCode::kNone ? config_.broker_id : -1;
-    if (error == ErrorCode::kNone) {
-      c.host = self.host;
-      c.port = self.port;
-    }
+    c.error_code = Code(a.error);
+    c.node_id = a.node_id;
+    c.host = a.host;
+    c.port = a.port;
+    if (!a.message.empty()) c.error_message = a.message;
   }
   Reply(ctx, resp);
 }
@@ -349,6 +368,12 @@ void Broker::HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r) {
   protocol::DescribeClusterResponse resp;
   resp.endpoint_type = req.endpoint_type;
   resp.cluster_id = cluster_id_;
+  if (membership_ != nullptr) {
+    ClusterView view = membership_->View();
+    resp.controller_id = view.controller_id;
+    for (const BrokerInfo& b : view.brokers) resp.brokers.push_back({b.id, b.host, b.port, b.rack});
+    return Reply(ctx, resp);
+  }
   resp.controller_id = config_.broker_id;
   resp.brokers.push_back(
       {config_.broker_id, config_.advertised.host, config_.advertised.port, std::nullopt});

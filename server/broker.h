@@ -18,7 +18,10 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/file.h"
+#include "protocol/errors.h"
 #include "protocol/header.h"
+#include "protocol/metadata.h"
+#include "protocol/produce.h"
 #include "protocol/reader.h"
 #include "replication/cluster_membership.h"
 #include "replication/controller.h"
@@ -30,11 +33,14 @@
 #include "server/offsets_topic.h"
 #include "server/partition_manager.h"
 #include "server/producer_ids.h"
+#include "server/replica_manager.h"
 #include "server/scheduler.h"
 
 namespace strata::server {
 
 class DelayedFetch;
+struct PartitionResult;
+struct ProduceWait;
 
 // One request being handled: its header and how to answer it.
 struct RequestContext {
@@ -42,6 +48,31 @@ struct RequestContext {
   Responder responder;
   ConnectionInfo connection;
   int16_t version() const { return header.api_version; }
+};
+
+// A topic to create (CreateTopics, auto-creation).
+struct TopicRequest {
+  std::string name;
+  int32_t partitions = 1;
+  int16_t replication_factor = -1;  // -1: default.replication.factor
+  std::map<std::string, std::string> configs;
+  std::vector<std::vector<int32_t>> assignments;  // explicit replicas per partition, if given
+  bool validate_only = false;
+};
+struct TopicChange {
+  protocol::ErrorCode error = protocol::ErrorCode::kNone;
+  std::string message;
+  TopicInfo info;
+  int16_t replication_factor = 1;
+};
+
+// FindCoordinator's answer for one key.
+struct CoordinatorAnswer {
+  protocol::ErrorCode error = protocol::ErrorCode::kNone;
+  std::string message;
+  int32_t node_id = -1;
+  std::string host;
+  int32_t port = -1;
 };
 
 // The API versions this broker advertises in ApiVersions and accepts.
@@ -96,6 +127,13 @@ class Broker : public FrameHandler {
   void HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r);
   void HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r);
   void HandleProduce(RequestContext& ctx, protocol::Reader& r);
+  // One partition of a produce request: leadership, validation, min.insync.replicas, append.
+  PartitionResult ProduceToPartition(const RequestContext& ctx, Partition& partition,
+                                     const protocol::Records& records, int16_t acks, int64_t now);
+  // acks=all in a cluster: replies once every partition in `waits` is replicated (or failed).
+  struct PendingProduce;
+  void AwaitReplication(const RequestContext& ctx, protocol::ProduceResponse resp,
+                        std::vector<ProduceWait> waits, int64_t timeout_ms);
   void HandleInitProducerId(RequestContext& ctx, protocol::Reader& r);
   void HandleFetch(RequestContext& ctx, protocol::Reader& r);
   void HandleListOffsets(RequestContext& ctx, protocol::Reader& r);
@@ -119,6 +157,25 @@ class Broker : public FrameHandler {
   void HandleListGroups(RequestContext& ctx, protocol::Reader& r);
   void HandleDeleteGroups(RequestContext& ctx, protocol::Reader& r);
 
+  // ---- topics in a cluster (broker_topics.cc): the store decides, replicas_ applies ----
+  TopicChange CreateClusterTopic(const TopicRequest& t);
+  // Single broker: the local PartitionManager; cluster: the metadata store.
+  absl::Status DeleteTopicAnywhere(const std::string& name);
+  absl::Status CreatePartitionsAnywhere(const std::string& name, int32_t total, bool validate_only);
+  bool ClusterAutoCreate(const std::string& topic, bool allowed);
+  CoordinatorAnswer CoordinatorFor(const std::string& key, int8_t key_type);
+  // Metadata in a cluster: one topic's partitions as the store has them.
+  void FillClusterTopic(protocol::MetadataResponse::MetadataResponseTopic& topic,
+                        const std::vector<int32_t>& alive);
+  // A __consumer_offsets partition's leadership moved: its groups load here or go away.
+  void OnRoleChange(const TopicPartition& tp, Partition::Role role);
+
+ public:
+  absl::Status SetTopicConfigsAnywhere(const std::string& name,
+                                       const std::map<std::string, std::string>& configs,
+                                       bool validate_only);
+
+ private:
   // Auto-creation as Kafka does it for Metadata (and Produce) requests: the topic is created
   // with num.partitions when auto.create.topics.enable is set. Returns whether it exists now.
   bool MaybeAutoCreate(const std::string& topic, bool allowed);
@@ -140,6 +197,7 @@ class Broker : public FrameHandler {
   std::unique_ptr<ClusterMembership> membership_;
   std::unique_ptr<Controller> controller_;  // acts only while this broker is the controller
   std::unique_ptr<PartitionManager> partitions_;
+  std::unique_ptr<ReplicaManager> replicas_;  // cluster mode: roles, fetchers, ISR
   std::unique_ptr<ProducerIds> producer_ids_;
   std::unique_ptr<FlushService> flusher_;
   // Declared in dependency order: the coordinator goes first, then its timers and storage.

@@ -55,7 +55,25 @@ void Broker::HandleCreateTopics(RequestContext& ctx, protocol::Reader& r) {
     for (const auto& c : t.configs) {
       if (c.value.has_value()) configs[c.name] = *c.value;
     }
-    absl::Status status;
+    if (replicas_ != nullptr) {
+      TopicRequest request{.name = t.name,
+                           .partitions = partitions,
+                           .replication_factor = t.replication_factor,
+                           .configs = configs,
+                           .assignments = {},
+                           .validate_only = req.validate_only};
+      for (const auto& a : t.assignments) request.assignments.push_back(a.broker_ids);
+      TopicChange c = CreateClusterTopic(request);
+      tr.error_code = Code(c.error);
+      if (c.error != ErrorCode::kNone) {
+        tr.error_message = c.message;
+        continue;
+      }
+      tr.topic_id = c.info.id;
+      tr.num_partitions = c.info.partitions;
+      tr.replication_factor = c.replication_factor;
+      continue;
+    }
     if (t.replication_factor != -1 && t.replication_factor != 1) {
       tr.error_code = Code(ErrorCode::kInvalidReplicationFactor);
       tr.error_message = absl::StrCat("replication factor ", t.replication_factor,
@@ -110,7 +128,7 @@ void Broker::HandleDeleteTopics(RequestContext& ctx, protocol::Reader& r) {
     absl::Status s = IsInternalTopic(name)
                          ? absl::InvalidArgumentError(
                                absl::StrCat(name, " is an internal topic (consumer group state)"))
-                         : partitions_->DeleteTopic(name);
+                         : DeleteTopicAnywhere(name);
     if (!s.ok()) {
       tr.error_code = Code(absl::IsNotFound(s)          ? ErrorCode::kUnknownTopicOrPartition
                            : absl::IsInvalidArgument(s) ? ErrorCode::kInvalidTopicException
@@ -134,7 +152,7 @@ void Broker::HandleCreatePartitions(RequestContext& ctx, protocol::Reader& r) {
       tr.error_message = t.name + " is an internal topic; its partition count is fixed";
       continue;
     }
-    absl::Status s = partitions_->CreatePartitions(t.name, t.count, req.validate_only);
+    absl::Status s = CreatePartitionsAnywhere(t.name, t.count, req.validate_only);
     if (!s.ok()) {
       tr.error_code = Code(absl::IsNotFound(s) ? ErrorCode::kUnknownTopicOrPartition
                                                : ErrorCode::kInvalidPartitions);
@@ -158,6 +176,10 @@ void Broker::HandleDeleteRecords(RequestContext& ctx, protocol::Reader& r) {
       auto partition = partitions_->Get(t.name, p.partition_index);
       if (partition == nullptr) {
         pr.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+        continue;
+      }
+      if (!partition->is_leader()) {
+        pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
         continue;
       }
       Log& log = partition->log();
@@ -296,7 +318,7 @@ void AlterTopicConfigs(Broker& b, PartitionManager& pm, const RequestContext& ct
       if (!s.ok()) break;
       s = ApplyOp(configs, c.name, op, c.value);
     }
-    if (s.ok()) s = pm.SetTopicConfigs(topic->name, configs, req.validate_only);
+    if (s.ok()) s = b.SetTopicConfigsAnywhere(topic->name, configs, req.validate_only);
     if (!s.ok()) {
       rr.error_code = Code(ErrorCode::kInvalidConfig);
       rr.error_message = std::string(s.message());

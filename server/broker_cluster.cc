@@ -95,6 +95,21 @@ absl::Status Broker::JoinCluster() {
   // A restarted broker waits for its crashed predecessor's session to run out.
   options.registration_wait_ms = config_.broker_session_timeout_ms + 5'000;
   ASSIGN_OR_RETURN(membership_, ClusterMembership::Start(metadata_store_.get(), options));
+  ReplicaManager::Options replica_options{
+      .self = config_.broker_id,
+      .root = config_.metadata_root,
+      .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
+      .sync_interval_ms = 1'000,
+      .fetch = {.max_wait_ms = config_.replica_fetch_wait_max_ms,
+                .min_bytes = config_.replica_fetch_min_bytes,
+                .max_bytes = config_.replica_fetch_response_max_bytes,
+                .partition_max_bytes = config_.replica_fetch_max_bytes,
+                .backoff_ms = config_.replica_fetch_backoff_ms}};
+  replicas_ = std::make_unique<ReplicaManager>(metadata_store_.get(), membership_.get(),
+                                               partitions_.get(), replica_options);
+  replicas_->set_role_listener(
+      [this](const TopicPartition& tp, Partition::Role role) { OnRoleChange(tp, role); });
+  RETURN_IF_ERROR(replicas_->Start());
   ASSIGN_OR_RETURN(LogConfig defaults, config_.TopicConfig({}));
   controller_ = std::make_unique<Controller>(
       metadata_store_.get(), membership_.get(),
@@ -113,16 +128,32 @@ absl::Status Broker::JoinCluster() {
   return absl::OkStatus();
 }
 
+void Broker::OnRoleChange(const TopicPartition& tp, Partition::Role role) {
+  if (tp.topic != kOffsetsTopicName || tp.partition >= offsets_topic_->partition_count()) return;
+  if (role == Partition::Role::kLeader) {
+    offsets_topic_->Reload(coordinator_.get(), tp.partition);
+  } else {
+    coordinator_->UnloadPartition(tp.partition);
+  }
+}
+
 void Broker::LeaveCluster() {
   if (membership_ == nullptr) return;
   if (config_.controlled_shutdown) {
+    replicas_->StopFetching();
     auto fresh = ReadClusterView(metadata_store_.get(), config_.metadata_root);
     ClusterView view = fresh.ok() ? *fresh : membership_->View();
     auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root, config_.broker_id,
                                     view.BrokerIds(), view.controller_epoch);
     LOG_EVENT(Info, "broker.controlled_shutdown")
         .Kv("leaders_moved", moved.ok() ? absl::StrCat(*moved) : moved.status().ToString());
+    // Apply the moves now: requests to the partitions we led get NOT_LEADER_OR_FOLLOWER (which
+    // clients retry at the new leader) instead of waiting for a broker that is going away.
+    if (absl::Status s = replicas_->SyncNow(); !s.ok()) {
+      LOG_EVENT(Warn, "broker.controlled_shutdown_sync").Kv("error", s.ToString());
+    }
   }
+  replicas_->Stop();
   if (controller_) controller_->Stop();
   membership_->Stop();
 }

@@ -161,6 +161,24 @@ absl::Status BrokerConfig::Set(absl::string_view name, absl::string_view value) 
   if (name == "controlled.shutdown.enable") {
     return Bool(name, value, &controlled_shutdown);
   }
+  if (name == "replica.lag.time.max.ms") {
+    return Int<int64_t>(name, value, 100, INT32_MAX, &replica_lag_time_max_ms);
+  }
+  if (name == "replica.fetch.wait.max.ms") {
+    return Int<int32_t>(name, value, 0, INT32_MAX, &replica_fetch_wait_max_ms);
+  }
+  if (name == "replica.fetch.min.bytes") {
+    return Int<int32_t>(name, value, 1, INT32_MAX, &replica_fetch_min_bytes);
+  }
+  if (name == "replica.fetch.max.bytes") {
+    return Int<int32_t>(name, value, 1024, INT32_MAX, &replica_fetch_max_bytes);
+  }
+  if (name == "replica.fetch.response.max.bytes") {
+    return Int<int32_t>(name, value, 1024, INT32_MAX, &replica_fetch_response_max_bytes);
+  }
+  if (name == "replica.fetch.backoff.ms") {
+    return Int<int64_t>(name, value, 0, INT32_MAX, &replica_fetch_backoff_ms);
+  }
   if (name == "leader.imbalance.check.interval.seconds") {
     int64_t seconds;
     RETURN_IF_ERROR(Int<int64_t>(name, value, 1, INT32_MAX, &seconds));
@@ -182,7 +200,7 @@ absl::Status BrokerConfig::Set(absl::string_view name, absl::string_view value) 
   if (name == "num.partitions") return Int(name, value, 1, 100000, &num_partitions);
   if (name == "auto.create.topics.enable") return Bool(name, value, &auto_create_topics);
   if (name == "default.replication.factor") {
-    return Int<int16_t>(name, value, 1, 1, &default_replication_factor);
+    return Int<int16_t>(name, value, 1, 1000, &default_replication_factor);
   }
   if (name == "socket.request.max.bytes") {
     return Int<int64_t>(name, value, 1024, INT32_MAX, &socket_request_max_bytes);
@@ -249,6 +267,9 @@ absl::Status BrokerConfig::SetGroupProperty(absl::string_view name, absl::string
   }
   if (name == "offset.metadata.max.bytes") {
     return Int(name, value, 0, INT32_MAX, &g.offset_metadata_max_bytes);
+  }
+  if (name == "offsets.topic.replication.factor") {
+    return Int<int16_t>(name, value, 1, 1000, &g.replication_factor);
   }
   if (name == "offsets.topic.num.partitions") {
     return Int(name, value, 1, 100000, &g.num_partitions);

@@ -40,7 +40,8 @@ struct GroupConfig {
   int64_t offsets_retention_check_interval_ms = 600000;   // offsets.retention.check.interval.ms
   int32_t offset_metadata_max_bytes = 4096;               // offset.metadata.max.bytes
   int32_t num_partitions = 50;                            // offsets.topic.num.partitions
-  int64_t segment_bytes = 100 << 20;                      // offsets.topic.segment.bytes
+  int16_t replication_factor = 3;     // offsets.topic.replication.factor (cluster mode only)
+  int64_t segment_bytes = 100 << 20;  // offsets.topic.segment.bytes
 };
 
 class BrokerConfig {
@@ -90,6 +91,13 @@ class BrokerConfig {
   bool auto_leader_rebalance = true;                    // auto.leader.rebalance.enable
   int64_t leader_imbalance_check_interval_ms = 300000;  // leader.imbalance.check.interval.seconds
   bool controlled_shutdown = true;                      // controlled.shutdown.enable
+  // Replication (server/replica_manager.h, replication/replica_fetcher.h).
+  int64_t replica_lag_time_max_ms = 30000;              // replica.lag.time.max.ms
+  int32_t replica_fetch_wait_max_ms = 500;              // replica.fetch.wait.max.ms
+  int32_t replica_fetch_min_bytes = 1;                  // replica.fetch.min.bytes
+  int32_t replica_fetch_max_bytes = 1048576;            // replica.fetch.max.bytes
+  int32_t replica_fetch_response_max_bytes = 10485760;  // replica.fetch.response.max.bytes
+  int64_t replica_fetch_backoff_ms = 1000;              // replica.fetch.backoff.ms
 
   const HostPort& advertised_or_listen() const {
     return advertised.port != 0 ? advertised : listen;

@@ -24,6 +24,21 @@ int32_t EpochOf(Log& log, Offset offset) {
   return epoch;
 }
 
+// The error for a request naming `current_leader_epoch` (-1: none) at a partition of this broker:
+// not the leader, or a client that knows an older (FENCED) or newer (UNKNOWN) epoch.
+ErrorCode LeaderError(const Partition& partition, int32_t current_leader_epoch) {
+  if (!partition.is_leader()) return ErrorCode::kNotLeaderOrFollower;
+  if (current_leader_epoch >= 0) {
+    if (current_leader_epoch < partition.leader_epoch().value()) {
+      return ErrorCode::kFencedLeaderEpoch;
+    }
+    if (current_leader_epoch > partition.leader_epoch().value()) {
+      return ErrorCode::kUnknownLeaderEpoch;
+    }
+  }
+  return ErrorCode::kNone;
+}
+
 }  // namespace
 
 // One evaluation of a fetch against the logs: the response and the file slices it splices in.
@@ -123,12 +138,19 @@ FetchResult DelayedFetch::Evaluate(Broker* broker, const protocol::FetchRequest&
         out.has_error = true;
         continue;
       }
+      if (ErrorCode e = LeaderError(*partition, p.current_leader_epoch); e != ErrorCode::kNone) {
+        pr.error_code = Code(e);
+        out.has_error = true;
+        continue;
+      }
       Log& log = partition->log();
       uint64_t max = static_cast<uint64_t>(
           std::max<int64_t>(0, std::min<int64_t>(p.partition_max_bytes, budget)));
       // KIP-74: the first partition with data returns at least one whole batch.
       bool first = out.bytes == 0;
-      auto read = log.Read(Offset(p.fetch_offset), max, log.high_watermark(), first);
+      // Followers copy everything the leader has; consumers see what the ISR has.
+      Offset up_to = req.replica_id >= 0 ? log.log_end_offset() : log.high_watermark();
+      auto read = log.Read(Offset(p.fetch_offset), max, up_to, first);
       pr.high_watermark = log.high_watermark().value();
       pr.last_stable_offset = pr.high_watermark;
       pr.log_start_offset = log.log_start_offset().value();
@@ -161,6 +183,14 @@ void DelayedFetch::Send(Broker* broker, const RequestContext& ctx, FetchResult r
 void Broker::HandleFetch(RequestContext& ctx, protocol::Reader& r) {
   protocol::FetchRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  if (req.replica_id >= 0 && replicas_ != nullptr) {
+    // A follower's fetch offset is its log end: what it has, for the ISR and high watermark.
+    for (const auto& t : req.topics) {
+      for (const auto& p : t.partitions) {
+        replicas_->OnFollowerFetch({t.topic, p.partition}, req.replica_id, Offset(p.fetch_offset));
+      }
+    }
+  }
   FetchResult result = DelayedFetch::Evaluate(this, req, ctx.version());
   if (req.max_wait_ms <= 0 || result.has_error ||
       result.bytes >= static_cast<uint64_t>(std::max(req.min_bytes, 1)) || shutting_down_.load()) {
@@ -204,10 +234,15 @@ void Broker::HandleListOffsets(RequestContext& ctx, protocol::Reader& r) {
         pr.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
         continue;
       }
+      if (ErrorCode e = LeaderError(*partition, p.current_leader_epoch); e != ErrorCode::kNone) {
+        pr.error_code = Code(e);
+        continue;
+      }
       Log& log = partition->log();
       absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> found;
-      if (p.timestamp == -1) {  // latest: what consumers may read
-        found = std::optional(std::make_pair(TimestampMs{-1}, log.high_watermark()));
+      if (p.timestamp == -1) {  // latest: what consumers may read (followers: the log end)
+        found = std::optional(std::make_pair(
+            TimestampMs{-1}, req.replica_id >= 0 ? log.log_end_offset() : log.high_watermark()));
       } else if (p.timestamp == -2) {  // earliest
         found = std::optional(std::make_pair(TimestampMs{-1}, log.log_start_offset()));
       } else if (p.timestamp == -3) {  // the record with the largest timestamp (KIP-734)
@@ -246,8 +281,8 @@ void Broker::HandleOffsetForLeaderEpoch(RequestContext& ctx, protocol::Reader& r
         pr.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
         continue;
       }
-      if (p.current_leader_epoch > partition->leader_epoch().value()) {
-        pr.error_code = Code(ErrorCode::kUnknownLeaderEpoch);
+      if (ErrorCode e = LeaderError(*partition, p.current_leader_epoch); e != ErrorCode::kNone) {
+        pr.error_code = Code(e);
         continue;
       }
       Log& log = partition->log();

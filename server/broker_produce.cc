@@ -13,15 +13,15 @@ namespace strata::server {
 
 using protocol::ErrorCode;
 
-namespace {
-
-int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
-
 struct PartitionResult {
   ErrorCode error = ErrorCode::kNone;
   std::string message;
   AppendInfo info;
 };
+
+namespace {
+
+int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
 
 // Kafka's LogValidator: a compacted topic keeps the latest record per key, so every record
 // needs one (an empty key is a key; a null one is not).
@@ -106,11 +106,79 @@ ErrorCode AppendErrorCode(const absl::Status& s) {
 
 }  // namespace
 
+// acks=all in a cluster: one partition of the response waits for its high watermark.
+struct ProduceWait {
+  size_t topic = 0;
+  size_t partition = 0;
+  TopicPartition tp;
+  Offset end;
+  int32_t min_insync = 1;
+};
+
+// The produce response, sent once every partition that waits for replication has its answer.
+struct Broker::PendingProduce {
+  RequestContext ctx;
+  absl::Mutex mu;
+  protocol::ProduceResponse resp ABSL_GUARDED_BY(mu);
+  size_t remaining ABSL_GUARDED_BY(mu) = 0;
+};
+
+void Broker::AwaitReplication(const RequestContext& ctx, protocol::ProduceResponse resp,
+                              std::vector<ProduceWait> waits, int64_t timeout_ms) {
+  if (waits.empty() || replicas_ == nullptr) return Reply(ctx, resp);
+  auto pending = std::make_shared<PendingProduce>();
+  pending->ctx = ctx;
+  {
+    absl::MutexLock lock(&pending->mu);
+    pending->resp = std::move(resp);
+    pending->remaining = waits.size();
+  }
+  for (const ProduceWait& w : waits) {
+    replicas_->WaitForAcks(w.tp, w.end, w.min_insync, timeout_ms, [this, pending, w](ErrorCode e) {
+      absl::MutexLock lock(&pending->mu);
+      auto& pr = pending->resp.responses[w.topic].partition_responses[w.partition];
+      if (e != ErrorCode::kNone && pr.error_code == Code(ErrorCode::kNone)) {
+        pr.error_code = Code(e);
+        pr.base_offset = -1;
+        LOG_EVENT(Debug, "produce.replication_error")
+            .Kv("partition", absl::StrCat(w.tp.topic, "-", w.tp.partition))
+            .Kv("error", protocol::ErrorName(e));
+      }
+      if (--pending->remaining == 0) Reply(pending->ctx, pending->resp);
+    });
+  }
+}
+
+PartitionResult Broker::ProduceToPartition(const RequestContext& ctx, Partition& partition,
+                                           const protocol::Records& records, int16_t acks,
+                                           int64_t now) {
+  if (!partition.is_leader()) return {ErrorCode::kNotLeaderOrFollower, "", {}};
+  LogConfig config = partition.log().config();
+  PartitionResult result = ValidateBatch(records, ctx.version(), config, now);
+  if (result.error != ErrorCode::kNone) return result;
+  if (acks == -1 && replicas_ != nullptr &&
+      !replicas_->EnoughReplicas(partition.tp(), config.min_insync_replicas)) {
+    return {
+        ErrorCode::kNotEnoughReplicas,
+        absl::StrCat("the ISR is smaller than min.insync.replicas=", config.min_insync_replicas),
+        {}};
+  }
+  // The records view points into the connection's receive buffer, which is writable: the
+  // leader stamps base offset and epoch in place (no copy).
+  std::span<uint8_t> bytes(const_cast<uint8_t*>(records.bytes.data()), records.bytes.size());
+  auto info = partition.log().Append(bytes, {.leader_epoch = partition.leader_epoch()});
+  if (!info.ok()) return {AppendErrorCode(info.status()), std::string(info.status().message()), {}};
+  result.info = *info;
+  if (!info->duplicate) partition.NotifyAppend();
+  return result;
+}
+
 void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
   protocol::ProduceRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   protocol::ProduceResponse resp;
   std::vector<FlushService::Item> to_flush;
+  std::vector<ProduceWait> waits;
   int64_t now = clock_->NowMs();
   for (const auto& topic : req.topic_data) {
     auto& tr = resp.responses.emplace_back();
@@ -139,24 +207,15 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
       } else if (partition == nullptr) {
         result = {ErrorCode::kUnknownTopicOrPartition, "", {}};
       } else {
-        LogConfig config = partition->log().config();
-        result = ValidateBatch(part.records, ctx.version(), config, now);
-        if (result.error == ErrorCode::kNone) {
-          // The records view points into the connection's receive buffer, which is writable:
-          // the leader stamps base offset and epoch in place (no copy).
-          std::span<uint8_t> bytes(const_cast<uint8_t*>(part.records.bytes.data()),
-                                   part.records.bytes.size());
-          auto info = partition->log().Append(bytes, {.leader_epoch = partition->leader_epoch()});
-          if (!info.ok()) {
-            result = {AppendErrorCode(info.status()), std::string(info.status().message()), {}};
-          } else {
-            result.info = *info;
-            if (!info->duplicate) partition->NotifyAppend();
-            if (info->flush_due) {
-              to_flush.push_back(
-                  {std::shared_ptr<Log>(partition, &partition->log()), info->last_offset + 1});
-            }
-          }
+        result = ProduceToPartition(ctx, *partition, part.records, req.acks, now);
+        if (result.error == ErrorCode::kNone && result.info.flush_due) {
+          to_flush.push_back(
+              {std::shared_ptr<Log>(partition, &partition->log()), result.info.last_offset + 1});
+        }
+        if (result.error == ErrorCode::kNone && req.acks == -1 && replicas_ != nullptr) {
+          waits.push_back({resp.responses.size() - 1, tr.partition_responses.size() - 1,
+                           partition->tp(), result.info.last_offset + 1,
+                           partition->log().config().min_insync_replicas});
         }
       }
       pr.error_code = Code(result.error);
@@ -178,10 +237,12 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
     ctx.responder.Send(Response::None());
     return;
   }
-  if (to_flush.empty()) return Reply(ctx, resp);
+  const int64_t timeout_ms = req.timeout_ms;
+  if (to_flush.empty()) return AwaitReplication(ctx, std::move(resp), std::move(waits), timeout_ms);
   // The flush policy wants these offsets durable before the producer hears about them.
   flusher_->Submit(std::move(to_flush),
-                   [this, ctx, resp = std::move(resp)](absl::Status s) mutable {
+                   [this, ctx, resp = std::move(resp), waits = std::move(waits),
+                    timeout_ms](absl::Status s) mutable {
                      if (!s.ok()) {
                        for (auto& t : resp.responses) {
                          for (auto& p : t.partition_responses) {
@@ -191,8 +252,9 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
                            }
                          }
                        }
+                       waits.clear();
                      }
-                     Reply(ctx, resp);
+                     AwaitReplication(ctx, std::move(resp), std::move(waits), timeout_ms);
                    });
 }
 

@@ -40,6 +40,13 @@ bool GroupCoordinator::LoadedLocked(const std::string& group) const {
   return loaded_partitions_.count(CoordinatorPartition(group, config_.num_partitions)) > 0;
 }
 
+ErrorCode GroupCoordinator::NotLoadedLocked(const std::string& group) const {
+  if (owns_ && !owns_(CoordinatorPartition(group, config_.num_partitions))) {
+    return ErrorCode::kNotCoordinator;
+  }
+  return ErrorCode::kCoordinatorLoadInProgress;
+}
+
 bool GroupCoordinator::IsLoaded(const std::string& group) const {
   absl::MutexLock lock(&mu_);
   return LoadedLocked(group);
@@ -63,7 +70,7 @@ JoinResult GroupCoordinator::JoinResultLocked(const Group& g, const std::string&
 
 ErrorCode GroupCoordinator::ValidateJoinLocked(const JoinRequest& req, Group* group) {
   if (req.group_id.empty()) return ErrorCode::kInvalidGroupId;
-  if (!LoadedLocked(req.group_id)) return ErrorCode::kCoordinatorLoadInProgress;
+  if (!LoadedLocked(req.group_id)) return NotLoadedLocked(req.group_id);
   if (req.session_timeout_ms < config_.min_session_timeout_ms ||
       req.session_timeout_ms > config_.max_session_timeout_ms) {
     return ErrorCode::kInvalidSessionTimeout;
@@ -436,7 +443,7 @@ void GroupCoordinator::Sync(const SyncRequest& req, std::function<void(SyncResul
     if (req.group_id.empty())
       error = ErrorCode::kInvalidGroupId;
     else if (!LoadedLocked(req.group_id))
-      error = ErrorCode::kCoordinatorLoadInProgress;
+      error = NotLoadedLocked(req.group_id);
     else if (g == nullptr || !g->Has(req.member_id))
       error = ErrorCode::kUnknownMemberId;
     else if (req.group_instance_id.has_value() &&
@@ -528,7 +535,7 @@ ErrorCode GroupCoordinator::Heartbeat(const std::string& group_id, int32_t gener
                                       const std::optional<std::string>& group_instance_id) {
   absl::MutexLock lock(&mu_);
   if (group_id.empty()) return ErrorCode::kInvalidGroupId;
-  if (!LoadedLocked(group_id)) return ErrorCode::kCoordinatorLoadInProgress;
+  if (!LoadedLocked(group_id)) return NotLoadedLocked(group_id);
   Group* g = FindLocked(group_id);
   if (g == nullptr || !g->Has(member_id)) return ErrorCode::kUnknownMemberId;
   Member& m = g->members[member_id];
@@ -561,7 +568,7 @@ std::pair<ErrorCode, std::vector<ErrorCode>> GroupCoordinator::Leave(
     if (group_id.empty())
       result.first = ErrorCode::kInvalidGroupId;
     else if (!LoadedLocked(group_id))
-      result.first = ErrorCode::kCoordinatorLoadInProgress;
+      result.first = NotLoadedLocked(group_id);
     else if (g == nullptr)
       result.first = ErrorCode::kUnknownMemberId;
     for (const MemberRef& ref : members) {

@@ -130,6 +130,11 @@ class GroupCoordinator {
   // Forgets every group (broker shutdown): requests parked in a rebalance are answered with
   // NOT_COORDINATOR so clients look for the coordinator again, and timers are cancelled.
   void Unload();
+  // Forgets the groups of one partition the same way (cluster mode: its leadership moved away,
+  // or it is about to be replayed because this broker became its leader).
+  void UnloadPartition(int32_t partition);
+  // Cluster mode: whether this broker leads a __consumer_offsets partition (set before use).
+  void set_ownership(std::function<bool(int32_t partition)> owns) { owns_ = std::move(owns); }
 
   // ---- membership ----
   void Join(const JoinRequest& req, std::function<void(JoinResult)> done);
@@ -167,10 +172,14 @@ class GroupCoordinator {
 
  private:
   using Outbox = std::vector<std::function<void()>>;
+  void UnloadPartitions(std::optional<int32_t> only);
   void Flush(Outbox& outbox);
   Group* FindLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Group& GetOrCreateLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool LoadedLocked(const std::string& group) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The error for a group whose partition is not loaded: NOT_COORDINATOR when another broker
+  // leads that partition (cluster mode), else COORDINATOR_LOAD_IN_PROGRESS.
+  ErrorCode NotLoadedLocked(const std::string& group) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ErrorCode ValidateJoinLocked(const JoinRequest& req, Group* group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -203,6 +212,7 @@ class GroupCoordinator {
                    int64_t now, const absl::Status& written, std::vector<ErrorCode>& errors);
 
   GroupConfig config_;
+  std::function<bool(int32_t)> owns_;  // unset: a single broker owns every partition
   Clock* clock_;
   Scheduler* scheduler_;
   GroupStorage* storage_;

@@ -58,7 +58,7 @@ void GroupCoordinator::CommitOffsets(const std::string& group_id, int32_t genera
     Group* g = FindLocked(group_id);
     ErrorCode error = group_id.empty() ? ErrorCode::kInvalidGroupId
                       : !LoadedLocked(group_id)
-                          ? ErrorCode::kCoordinatorLoadInProgress
+                          ? NotLoadedLocked(group_id)
                           : CheckCommitter(g, generation, member_id, group_instance_id);
     if (error != ErrorCode::kNone) {
       out.push_back(
@@ -101,7 +101,7 @@ std::pair<ErrorCode, std::vector<OffsetFetchEntry>> GroupCoordinator::FetchOffse
     return out;
   }
   if (!LoadedLocked(group_id)) {
-    out.first = ErrorCode::kCoordinatorLoadInProgress;
+    out.first = NotLoadedLocked(group_id);
     return out;
   }
   Group* g = FindLocked(group_id);
@@ -133,7 +133,7 @@ void GroupCoordinator::DeleteOffsets(const std::string& group_id,
   {
     absl::MutexLock lock(&mu_);
     Group* g = FindLocked(group_id);
-    ErrorCode error = !LoadedLocked(group_id) ? ErrorCode::kCoordinatorLoadInProgress
+    ErrorCode error = !LoadedLocked(group_id)                         ? NotLoadedLocked(group_id)
                       : g == nullptr || g->state == GroupState::kDead ? ErrorCode::kGroupIdNotFound
                                                                       : ErrorCode::kNone;
     std::vector<ErrorCode> errors;
@@ -177,7 +177,7 @@ GroupDescription GroupCoordinator::Describe(const std::string& group_id) {
   GroupDescription d;
   d.group_id = group_id;
   if (!LoadedLocked(group_id)) {
-    d.error = ErrorCode::kCoordinatorLoadInProgress;
+    d.error = NotLoadedLocked(group_id);
     return d;
   }
   Group* g = FindLocked(group_id);
@@ -221,7 +221,7 @@ void GroupCoordinator::Delete(const std::string& group_id, std::function<void(Er
     Group* g = FindLocked(group_id);
     ErrorCode error = ErrorCode::kNone;
     if (!LoadedLocked(group_id))
-      error = ErrorCode::kCoordinatorLoadInProgress;
+      error = NotLoadedLocked(group_id);
     else if (g == nullptr || g->state == GroupState::kDead)
       error = ErrorCode::kGroupIdNotFound;
     else if (g->state != GroupState::kEmpty)
@@ -376,11 +376,16 @@ void GroupCoordinator::FinishLoading(int32_t partition) {
   }
 }
 
-void GroupCoordinator::Unload() {
+void GroupCoordinator::Unload() { UnloadPartitions(std::nullopt); }
+
+void GroupCoordinator::UnloadPartition(int32_t partition) { UnloadPartitions(partition); }
+
+void GroupCoordinator::UnloadPartitions(std::optional<int32_t> only) {
   Outbox out;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, g] : groups_) {
+      if (only.has_value() && CoordinatorPartition(id, config_.num_partitions) != *only) continue;
       scheduler_->Cancel(g.join_task);
       for (auto& [mid, m] : g.members) {
         scheduler_->Cancel(m.session_task);
@@ -397,8 +402,15 @@ void GroupCoordinator::Unload() {
         }
       }
     }
-    groups_.clear();
-    loaded_partitions_.clear();
+    if (only.has_value()) {
+      std::erase_if(groups_, [&](const auto& e) {
+        return CoordinatorPartition(e.first, config_.num_partitions) == *only;
+      });
+      loaded_partitions_.erase(*only);
+    } else {
+      groups_.clear();
+      loaded_partitions_.clear();
+    }
   }
   Flush(out);
 }

@@ -12,18 +12,21 @@ namespace strata::server {
 
 bool IsInternalTopic(absl::string_view name) { return name == kOffsetsTopicName; }
 
+std::map<std::string, std::string> OffsetsTopicConfigs(const GroupConfig& config) {
+  return {{"cleanup.policy", "compact"},
+          {"segment.bytes", absl::StrCat(config.segment_bytes)},
+          {"compression.type", "producer"}};
+}
+
 absl::StatusOr<std::unique_ptr<OffsetsTopic>> OffsetsTopic::Open(PartitionManager* partitions,
                                                                  FlushService* flusher,
                                                                  Clock* clock,
                                                                  GroupConfig& config) {
   std::optional<TopicInfo> info = partitions->Topic(kOffsetsTopicName);
   if (!info.has_value()) {
-    std::map<std::string, std::string> configs{
-        {"cleanup.policy", "compact"},
-        {"segment.bytes", absl::StrCat(config.segment_bytes)},
-        {"compression.type", "producer"}};
     ASSIGN_OR_RETURN(info, partitions->CreateTopic(kOffsetsTopicName, config.num_partitions,
-                                                   configs, /*validate_only=*/false));
+                                                   OffsetsTopicConfigs(config),
+                                                   /*validate_only=*/false));
     LOG_EVENT(Info, "group.offsets_topic_created").Kv("partitions", info->partitions);
   } else if (info->partitions != config.num_partitions) {
     LOG_EVENT(Warn, "group.offsets_topic_partitions")
@@ -48,7 +51,11 @@ void OffsetsTopic::Append(const std::string& group, RecordList records,
   std::shared_ptr<Partition> partition = partitions_->Get(kOffsetsTopicName, index);
   absl::StatusOr<std::string> batch =
       absl::UnavailableError(absl::StrCat(kOffsetsTopicName, "-", index, " is missing"));
-  if (partition != nullptr && !records.empty()) {
+  if (partition != nullptr && !partition->is_leader()) {
+    // Cluster mode: leadership of this partition moved; the group's coordinator is elsewhere.
+    batch = absl::UnavailableError(
+        absl::StrCat(kOffsetsTopicName, "-", index, " is led by another broker now"));
+  } else if (partition != nullptr && !records.empty()) {
     RecordBatchBuilder builder;
     int64_t now = clock_->NowMs();
     for (const auto& [key, value] : records) {
@@ -144,7 +151,8 @@ absl::Status OffsetsTopic::LoadPartition(GroupCoordinator* coordinator, int32_t 
   }
   const Log& log = part->log();
   Offset from = log.log_start_offset();
-  return ForEachBatch(log, from, log.high_watermark(), [&](const RecordBatchView& batch) {
+  // A new leader replays everything it has: its log end is what it serves from now on.
+  return ForEachBatch(log, from, log.log_end_offset(), [&](const RecordBatchView& batch) {
     if (stop_.load()) return absl::CancelledError("broker is stopping");
     if (batch.is_control()) return absl::OkStatus();
     ASSIGN_OR_RETURN(RecordReader reader, batch.Records());
@@ -161,9 +169,46 @@ absl::Status OffsetsTopic::LoadPartition(GroupCoordinator* coordinator, int32_t 
   });
 }
 
+void OffsetsTopic::Reload(GroupCoordinator* coordinator, int32_t partition) {
+  {
+    absl::MutexLock lock(&reload_mu_);
+    reload_.push_back(partition);
+    if (reloader_.joinable()) return;
+  }
+  reloader_ = std::thread([this, coordinator] {
+    while (!stop_.load()) {
+      int32_t p = 0;
+      {
+        absl::MutexLock lock(&reload_mu_);
+        auto ready = [this] { return !reload_.empty() || stop_.load(); };
+        reload_mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+        if (reload_.empty()) continue;
+        p = reload_.front();
+        reload_.pop_front();
+      }
+      coordinator->UnloadPartition(p);
+      auto part = partitions_->Get(kOffsetsTopicName, p);
+      if (part == nullptr || !part->is_leader()) continue;  // moved on again meanwhile
+      int64_t started = clock_->MonotonicNanos();
+      absl::Status s = LoadPartition(coordinator, p);
+      if (!s.ok()) {
+        LOG_EVENT(Error, "group.load_failed")
+            .Kv("partition", absl::StrCat(kOffsetsTopicName, "-", p))
+            .Kv("error", s.ToString());
+        continue;
+      }
+      coordinator->FinishLoading(p);
+      LOG_EVENT(Info, "group.partition_loaded")
+          .Kv("partition", absl::StrCat(kOffsetsTopicName, "-", p))
+          .Kv("ms", (clock_->MonotonicNanos() - started) / 1000000);
+    }
+  });
+}
+
 void OffsetsTopic::Stop() {
   stop_.store(true);
   if (loader_.joinable()) loader_.join();
+  if (reloader_.joinable()) reloader_.join();
 }
 
 }  // namespace strata::server

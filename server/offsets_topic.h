@@ -34,6 +34,9 @@ namespace strata::server {
 
 inline constexpr char kOffsetsTopicName[] = "__consumer_offsets";
 
+// The topic configs of __consumer_offsets.
+std::map<std::string, std::string> OffsetsTopicConfigs(const GroupConfig& config);
+
 // Topics clients may not produce to, delete or add partitions to.
 bool IsInternalTopic(absl::string_view name);
 
@@ -55,6 +58,10 @@ class OffsetsTopic final : public GroupStorage {
   // FinishLoading after each. A partition that cannot be read stays unloaded (its groups get
   // COORDINATOR_LOAD_IN_PROGRESS) and the error is logged.
   void StartLoading(GroupCoordinator* coordinator);
+  // Cluster mode: forgets partition `partition`'s groups and replays it again, on a background
+  // thread (this broker became its leader). Partitions queue up; a partition whose leadership
+  // moved on again by its turn is only forgotten.
+  void Reload(GroupCoordinator* coordinator, int32_t partition);
   // Whether every partition has been replayed (or failed).
   bool loading_done() const { return loading_done_.load(); }
   // Stops and joins the loader.
@@ -83,6 +90,9 @@ class OffsetsTopic final : public GroupStorage {
   std::atomic<bool> stop_{false};
   std::atomic<bool> loading_done_{false};
   std::thread loader_;
+  absl::Mutex reload_mu_;
+  std::deque<int32_t> reload_ ABSL_GUARDED_BY(reload_mu_);
+  std::thread reloader_;  // started by the first Reload
 };
 
 }  // namespace strata::server

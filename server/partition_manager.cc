@@ -16,6 +16,13 @@ void Partition::AddWaiter(std::weak_ptr<AppendWaiter> waiter) {
 }
 
 void Partition::NotifyAppend() {
+  if (AppendListener* l = listener_.load(std::memory_order_acquire)) {
+    l->OnLeaderAppend(tp_, log_->log_end_offset());
+  }
+  WakeWaiters();
+}
+
+void Partition::WakeWaiters() {
   std::vector<std::weak_ptr<AppendWaiter>> waiters;
   {
     absl::MutexLock lock(&mu_);
@@ -85,7 +92,7 @@ absl::Status PartitionManager::AddPartitionsLocked(const TopicInfo& topic, int32
     TopicPartition tp{topic.name, p};
     if (partitions_.count(tp)) continue;
     ASSIGN_OR_RETURN(auto log, logs_->GetOrCreate(tp, config));
-    partitions_[tp] = std::make_shared<Partition>(tp, std::move(log));
+    partitions_[tp] = std::make_shared<Partition>(tp, std::move(log), initial_role());
   }
   return absl::OkStatus();
 }
@@ -125,6 +132,51 @@ absl::StatusOr<TopicInfo> PartitionManager::CreateTopic(
   RETURN_IF_ERROR(AddPartitionsLocked(topic, 0));
   LOG_EVENT(Info, "topic.created").Kv("topic", name).Kv("partitions", partitions);
   return topic;
+}
+
+absl::StatusOr<bool> PartitionManager::AdoptTopic(const TopicInfo& topic) {
+  RETURN_IF_ERROR(ValidateTopicName(topic.name));
+  ASSIGN_OR_RETURN(LogConfig config, config_.TopicConfig(topic.configs));
+  absl::MutexLock lock(&mu_);
+  std::optional<TopicInfo> local = topics_->Get(topic.name);
+  if (local.has_value() && local->id == topic.id && local->partitions >= topic.partitions &&
+      local->configs == topic.configs) {
+    return false;
+  }
+  auto all_empty = [&] {
+    for (int32_t p = 0; p < local->partitions; ++p) {
+      auto it = partitions_.find(TopicPartition{topic.name, p});
+      if (it != partitions_.end() && it->second->log().log_end_offset() > Offset(0)) return false;
+    }
+    return true;
+  };
+  if (local.has_value() && local->id != topic.id && !all_empty()) {
+    // Another topic of that name (deleted and re-created while this broker was away).
+    LOG_EVENT(Warn, "topic.replaced")
+        .Kv("topic", topic.name)
+        .Kv("old_id", TopicIdHex(local->id))
+        .Kv("id", TopicIdHex(topic.id));
+    for (int32_t p = 0; p < local->partitions; ++p) {
+      TopicPartition tp{topic.name, p};
+      partitions_.erase(tp);
+      absl::Status s = logs_->Delete(tp);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+    local.reset();
+  }
+  TopicInfo merged = topic;
+  if (local.has_value()) merged.partitions = std::max(local->partitions, topic.partitions);
+  RETURN_IF_ERROR(topics_->Put(merged));
+  RETURN_IF_ERROR(AddPartitionsLocked(merged, 0));
+  for (int32_t p = 0; p < merged.partitions; ++p) {
+    auto it = partitions_.find(TopicPartition{merged.name, p});
+    if (it != partitions_.end()) it->second->log().UpdateConfig(config);
+  }
+  LOG_EVENT(Info, "topic.adopted")
+      .Kv("topic", topic.name)
+      .Kv("partitions", merged.partitions)
+      .Kv("id", TopicIdHex(topic.id));
+  return true;
 }
 
 absl::Status PartitionManager::DeleteTopic(absl::string_view name) {

@@ -7,6 +7,7 @@
 // it runs, even if the topic is deleted meanwhile.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,24 +32,54 @@ class AppendWaiter {
   virtual void OnAppend() = 0;
 };
 
+// What the leader does after an append to one of its partitions (replication: the high
+// watermark follows the ISR). Called on the appending thread; must be quick.
+class AppendListener {
+ public:
+  virtual ~AppendListener() = default;
+  virtual void OnLeaderAppend(const TopicPartition& tp, Offset log_end) = 0;
+};
+
 class Partition {
  public:
-  Partition(TopicPartition tp, std::shared_ptr<Log> log)
-      : tp_(std::move(tp)), log_(std::move(log)) {}
+  // kLeader: takes produce and fetch requests. kFollower: copies its leader (replication);
+  // kNone: no replica here or no leader. A single broker leads every partition at epoch 0.
+  enum class Role { kLeader, kFollower, kNone };
+
+  Partition(TopicPartition tp, std::shared_ptr<Log> log, Role role = Role::kLeader)
+      : tp_(std::move(tp)), log_(std::move(log)), role_(role) {}
   const TopicPartition& tp() const { return tp_; }
   Log& log() const { return *log_; }
-  // The leader epoch this broker writes into batches (single broker: always 0).
-  LeaderEpoch leader_epoch() const { return LeaderEpoch(0); }
+  std::shared_ptr<Log> shared_log() const { return log_; }
+  // The leader epoch this broker writes into batches and checks requests against.
+  LeaderEpoch leader_epoch() const { return LeaderEpoch(epoch_.load(std::memory_order_acquire)); }
+  Role role() const { return role_.load(std::memory_order_acquire); }
+  bool is_leader() const { return role() == Role::kLeader; }
+  // The leader broker as this broker knows it (-1: none).
+  int32_t leader_id() const { return leader_id_.load(std::memory_order_acquire); }
+  // Set by the replica manager on every partition state change.
+  void SetRole(Role role, LeaderEpoch epoch, int32_t leader_id) {
+    epoch_.store(epoch.value(), std::memory_order_release);
+    leader_id_.store(leader_id, std::memory_order_release);
+    role_.store(role, std::memory_order_release);
+  }
+  void set_append_listener(AppendListener* l) { listener_.store(l, std::memory_order_release); }
 
   // Registers a waiter until the next append. Register first, then check for data: an append
   // in between then still wakes you.
   void AddWaiter(std::weak_ptr<AppendWaiter> waiter);
-  // Wakes (and forgets) every registered waiter.
+  // After an append: tells the append listener (leader) and wakes every registered waiter.
   void NotifyAppend();
+  // Wakes (and forgets) every registered waiter (the high watermark moved).
+  void WakeWaiters();
 
  private:
   TopicPartition tp_;
   std::shared_ptr<Log> log_;
+  std::atomic<Role> role_;
+  std::atomic<int32_t> epoch_{0};
+  std::atomic<int32_t> leader_id_{-1};
+  std::atomic<AppendListener*> listener_{nullptr};
   absl::Mutex mu_;
   std::vector<std::weak_ptr<AppendWaiter>> waiters_ ABSL_GUARDED_BY(mu_);
 };
@@ -69,6 +100,10 @@ class PartitionManager {
   absl::StatusOr<TopicInfo> CreateTopic(const std::string& name, int32_t partitions,
                                         const std::map<std::string, std::string>& configs,
                                         bool validate_only);
+  // Cluster mode: makes the local topic match the cluster's (`topic`, from the metadata store):
+  // created with its id, grown to its partition count, its configs applied. New partitions
+  // start with role kNone. Returns whether anything changed.
+  absl::StatusOr<bool> AdoptTopic(const TopicInfo& topic);
   absl::Status DeleteTopic(absl::string_view name);
   // Grows the topic to `total` partitions (never shrinks: InvalidArgument).
   absl::Status CreatePartitions(absl::string_view name, int32_t total, bool validate_only);
@@ -86,6 +121,11 @@ class PartitionManager {
 
  private:
   explicit PartitionManager(BrokerConfig config) : config_(std::move(config)) {}
+  // The role new partitions start with: kLeader for a single broker, kNone in a cluster (the
+  // replica manager decides).
+  Partition::Role initial_role() const {
+    return config_.metadata == "embedded" ? Partition::Role::kLeader : Partition::Role::kNone;
+  }
   absl::Status Reconcile();
   absl::Status AddPartitionsLocked(const TopicInfo& topic, int32_t from)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -2,8 +2,10 @@
 // broker, through the client library — the numbers an application would see.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +24,8 @@ constexpr char kUsage[] =
     "  produce: --records N (100000) --record-bytes B (100) --batch-bytes B (64KiB)\n"
     "           --linger-ms MS (5) --acks 0|1|-1|all (1) --compression C (none) --idempotent\n"
     "           --max-in-flight N (5) --partitions N (creates the topic with N if missing, 1)\n"
+    "           --replication-factor R (for a created topic; broker default)\n"
+    "           --rate R (records per second, evenly spaced; 0: as fast as possible)\n"
     "           --keys N (0: null keys)\n"
     "  consume: --records N (all there is) --fetch-bytes B (1MiB per partition)\n"
     "  Prints MB/s and records/s; produce also prints send-to-ack latency percentiles.\n";
@@ -38,9 +42,10 @@ std::string Throughput(int64_t records, uint64_t bytes, int64_t elapsed_ns) {
 
 // Creates the topic unless it exists.
 absl::Status EnsureTopic(const std::vector<client::HostPort>& bootstrap, const std::string& topic,
-                         int32_t partitions) {
+                         int32_t partitions, int16_t replication_factor) {
   ASSIGN_OR_RETURN(auto admin, client::Admin::Create({.bootstrap = bootstrap}));
-  absl::Status s = admin->CreateTopic({.name = topic, .partitions = partitions});
+  absl::Status s = admin->CreateTopic(
+      {.name = topic, .partitions = partitions, .replication_factor = replication_factor});
   return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
 
@@ -80,11 +85,14 @@ int BenchProduce(const cli::Args& args, const std::string& topic) {
   int64_t record_bytes = args.GetInt("record-bytes", 100, &err);
   int64_t partitions = args.GetInt("partitions", 1, &err);
   int64_t keys = args.GetInt("keys", 0, &err);
-  if (err.ok() && (records < 0 || record_bytes < 0 || partitions < 1 || keys < 0)) {
+  int64_t replication_factor = args.GetInt("replication-factor", -1, &err);
+  int64_t rate = args.GetInt("rate", 0, &err);
+  if (err.ok() && (records < 0 || record_bytes < 0 || partitions < 1 || keys < 0 || rate < 0)) {
     err = absl::InvalidArgumentError("counts and sizes must not be negative");
   }
   if (!err.ok()) return Usage(err, kUsage);
-  if (absl::Status s = EnsureTopic(options->bootstrap, topic, static_cast<int32_t>(partitions));
+  if (absl::Status s = EnsureTopic(options->bootstrap, topic, static_cast<int32_t>(partitions),
+                                   static_cast<int16_t>(replication_factor));
       !s.ok()) {
     return Fail("strata bench produce", s);
   }
@@ -102,6 +110,12 @@ int BenchProduce(const cli::Args& args, const std::string& topic) {
     client::ProducerRecord r{.topic = topic,
                              .value = pool.substr(at, static_cast<size_t>(record_bytes))};
     if (keys > 0) r.key = absl::StrCat("key-", i % keys);
+    if (rate > 0) {  // a fixed rate: record i goes out i/rate seconds after the start
+      int64_t due = start + i * 1'000'000'000 / rate;
+      if (int64_t wait = due - NowNs(); wait > 0) {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      }
+    }
     int64_t sent = NowNs();
     (*producer)
         ->Send(std::move(r),
@@ -173,11 +187,11 @@ int BenchConsume(const cli::Args& args, const std::string& topic) {
 
 int Bench(const Argv& argv) {
   cli::Args args;
-  if (auto exit = ParseOrUsage(
-          argv, {"idempotent"},
-          {"bootstrap", "topic", "records", "record-bytes", "batch-bytes", "linger-ms", "acks",
-           "compression", "max-in-flight", "partitions", "keys", "fetch-bytes"},
-          {}, kUsage, &args)) {
+  if (auto exit = ParseOrUsage(argv, {"idempotent"},
+                               {"bootstrap", "topic", "records", "record-bytes", "batch-bytes",
+                                "linger-ms", "acks", "compression", "max-in-flight", "partitions",
+                                "keys", "fetch-bytes", "replication-factor", "rate"},
+                               {}, kUsage, &args)) {
     return *exit;
   }
   if (args.positional().size() != 1) {

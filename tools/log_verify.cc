@@ -76,8 +76,9 @@ class PartitionVerifier {
     while (pos < size) {
       auto bytes = reader.At(pos);
       if (!bytes.ok()) {
-        Problem(path, pos, absl::StrCat(size - pos, " bytes of torn or corrupt tail: ",
-                                        bytes.status().message()));
+        Problem(
+            path, pos,
+            absl::StrCat(size - pos, " bytes of torn or corrupt tail: ", bytes.status().message()));
         break;
       }
       CheckBatch(path, pos, *bytes, base, &batches);
@@ -86,9 +87,9 @@ class PartitionVerifier {
       pos += bytes->size();
     }
     if (next_base.has_value() && last_offset_ >= *next_base) {
-      Problem(path, std::nullopt, absl::StrCat("last offset ", last_offset_.value(),
-                                               " reaches into the next segment (base ",
-                                               next_base->value(), ")"));
+      Problem(path, std::nullopt,
+              absl::StrCat("last offset ", last_offset_.value(),
+                           " reaches into the next segment (base ", next_base->value(), ")"));
     }
     VerifyIndexes(path, base, size, batches);
   }
@@ -101,17 +102,20 @@ class PartitionVerifier {
     if (absl::Status s = view->ValidateRecords(false); !s.ok()) Problem(path, pos, s.message());
     totals_->records += view->record_count();
     if (view->base_offset() < base) {
-      Problem(path, pos, absl::StrCat("base offset ", view->base_offset().value(),
-                                      " is below the segment's base ", base.value()));
+      Problem(path, pos,
+              absl::StrCat("base offset ", view->base_offset().value(),
+                           " is below the segment's base ", base.value()));
     }
     if (view->base_offset() <= last_offset_) {
-      Problem(path, pos, absl::StrCat("offsets go backwards: ", view->base_offset().value(),
-                                      " after ", last_offset_.value()));
+      Problem(path, pos,
+              absl::StrCat("offsets go backwards: ", view->base_offset().value(), " after ",
+                           last_offset_.value()));
     }
     if (view->partition_leader_epoch() >= LeaderEpoch(0)) {
       if (view->partition_leader_epoch() < max_epoch_) {
-        Problem(path, pos, absl::StrCat("leader epoch ", view->partition_leader_epoch().value(),
-                                        " after epoch ", max_epoch_.value()));
+        Problem(path, pos,
+                absl::StrCat("leader epoch ", view->partition_leader_epoch().value(),
+                             " after epoch ", max_epoch_.value()));
       }
       if (view->partition_leader_epoch() > max_epoch_) {
         max_epoch_ = view->partition_leader_epoch();
@@ -139,8 +143,8 @@ class PartitionVerifier {
       auto it = batches.find(e.position.value());
       if (it == batches.end() || it->second.last_offset != e.offset) {
         Problem(stem + ".index", i * 8,
-                absl::StrCat("entry (offset ", e.offset.value(), ", position ",
-                             e.position.value(), ") does not name a batch's last offset"));
+                absl::StrCat("entry (offset ", e.offset.value(), ", position ", e.position.value(),
+                             ") does not name a batch's last offset"));
       }
     }
     auto time = TimeIndex::Open(fs, stem + ".timeindex", base, 0, IndexMode::kReadOnly);
@@ -169,10 +173,19 @@ class PartitionVerifier {
     auto cache = LeaderEpochCache::Open(FileSystem::Default(), dir_);
     if (!cache.ok()) return Problem(path, std::nullopt, cache.status().message());
     auto latest = (*cache)->Latest();
-    if (max_epoch_ >= LeaderEpoch(0) && (!latest || latest->epoch != max_epoch_)) {
+    if (max_epoch_ >= LeaderEpoch(0) && (!latest || latest->epoch < max_epoch_)) {
       Problem(path, std::nullopt,
               absl::StrCat("latest epoch ", latest ? latest->epoch.value() : -1,
                            " but the log's batches reach epoch ", max_epoch_.value()));
+    }
+    // A newer epoch than any batch is a leadership that has written nothing yet (a leader
+    // records its epoch at its log end when it takes over): it must start past the last batch.
+    for (const EpochEntry& e : (*cache)->Entries()) {
+      if (e.epoch > max_epoch_ && e.start_offset <= last_offset_) {
+        Problem(path, std::nullopt,
+                absl::StrCat("epoch ", e.epoch.value(), " starts at ", e.start_offset.value(),
+                             " but batches of older epochs reach ", last_offset_.value()));
+      }
     }
     std::vector<EpochEntry> entries = (*cache)->Entries();
     for (size_t i = 1; i < entries.size(); ++i) {  // the first may have moved with log start

@@ -84,6 +84,16 @@ TEST(LeaderReplicaState, FollowerRejoinsOnceItReachesTheHighWatermarkAndEpochSta
   EXPECT_TRUE(s.ExpandCandidates().empty());
 }
 
+TEST(LeaderReplicaState, AFollowerThatLeftRejoinsOnlyAfterAFreshFetch) {
+  LeaderReplicaState s({.self = 1, .replicas = {1, 2, 3}, .isr = {1, 2, 3}}, 0);
+  s.OnFollowerFetch(2, Offset(0), 1);
+  s.OnFollowerFetch(3, Offset(0), 1);
+  s.SetIsr({1, 2});  // 3 left (say, it shut down): its old fetch does not bring it back
+  EXPECT_TRUE(s.ExpandCandidates().empty());
+  s.OnFollowerFetch(3, Offset(0), 2);
+  EXPECT_EQ(s.ExpandCandidates(), std::vector<int32_t>{3});
+}
+
 TEST(LeaderReplicaState, AcksAllWaitsForTheIsrAndRefusesWhenItIsTooSmall) {
   auto s = ThreeReplicas(0);
   EXPECT_TRUE(s.EnoughReplicasToAppend(2));

@@ -50,6 +50,13 @@ class BrokerProcess {
   // Graceful stop (SIGTERM); returns the exit status (0 = clean).
   int Stop(int timeout_ms = 20000) { return Signal(SIGTERM, timeout_ms); }
   void Kill() { Signal(SIGKILL, 5000); }
+  // SIGSTOP / SIGCONT: the process stays, but answers nothing while paused.
+  void Pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
+  }
+  void Resume() {
+    if (pid_ > 0) kill(pid_, SIGCONT);
+  }
   // Stops cleanly and starts again on the same data directory and port.
   void Restart() {
     Stop();

@@ -129,12 +129,13 @@ std::vector<Message> Consume(const std::string& bootstrap, const std::string& to
 }
 
 std::string CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
-                        const std::map<std::string, std::string>& configs) {
+                        const std::map<std::string, std::string>& configs, int replication_factor) {
   std::string error;
   rd_kafka_t* rk = NewClient(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}}, &error);
   if (rk == nullptr) return error;
   char err[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof(err));
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, err, sizeof(err));
   for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);

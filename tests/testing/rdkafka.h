@@ -66,7 +66,8 @@ std::vector<Message> Consume(const std::string& bootstrap, const std::string& to
 
 // Creates a topic with the librdkafka admin API; returns the error string ("" on success).
 std::string CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
-                        const std::map<std::string, std::string>& configs = {});
+                        const std::map<std::string, std::string>& configs = {},
+                        int replication_factor = 1);
 
 // A recording/cutting proxy for every connection librdkafka makes (install with Configure on
 // the client's conf). `cut_after_bytes` > 0 closes a connection once that many client->broker

@@ -1,0 +1,187 @@
+// ReplicaManager, the leader side: follower fetches move the high watermark, acks=all waits for
+// it, and the ISR shrinks and expands by compare-and-set (server/replica_manager.h).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "server/replica_manager.h"
+
+namespace strata::server {
+
+using protocol::ErrorCode;
+
+bool ReplicaManager::AdvanceLocked(Led& led, Done& done) {
+  Log& log = led.partition->log();
+  const Offset hw = led.replication.high_watermark();
+  const bool moved = hw > log.high_watermark();
+  if (moved) log.SetHighWatermark(hw);
+  std::erase_if(led.waits, [&](AckWait& w) {
+    switch (led.replication.CheckAcksAll(w.end, w.min_insync)) {
+      case LeaderReplicaState::AcksAll::kWaiting:
+        return false;
+      case LeaderReplicaState::AcksAll::kDone:
+        done.emplace_back(std::move(w.done), ErrorCode::kNone);
+        return true;
+      case LeaderReplicaState::AcksAll::kNotEnoughReplicas:
+        done.emplace_back(std::move(w.done), ErrorCode::kNotEnoughReplicasAfterAppend);
+        return true;
+    }
+    return false;
+  });
+  return moved;
+}
+
+void ReplicaManager::OnFollowerFetch(const TopicPartition& tp, int32_t replica,
+                                     Offset fetch_offset) {
+  Done done;
+  std::shared_ptr<Partition> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end()) return;
+    Led& led = it->second;
+    led.replication.OnFollowerFetch(replica, fetch_offset, NowMs());
+    if (AdvanceLocked(led, done)) wake = led.partition;
+  }
+  Finish(done);
+  if (wake) wake->WakeWaiters();  // consumers may read up to the new high watermark
+}
+
+void ReplicaManager::OnLeaderAppend(const TopicPartition& tp, Offset log_end) {
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end()) return;
+    it->second.replication.OnLeaderAppend(log_end);
+    AdvanceLocked(it->second, done);
+  }
+  Finish(done);  // the caller (Partition::NotifyAppend) wakes the partition's waiters next
+}
+
+bool ReplicaManager::EnoughReplicas(const TopicPartition& tp, int32_t min_insync) const {
+  absl::MutexLock lock(&mu_);
+  auto it = led_.find(tp);
+  return it != led_.end() && it->second.replication.EnoughReplicasToAppend(min_insync);
+}
+
+void ReplicaManager::WaitForAcks(const TopicPartition& tp, Offset end, int32_t min_insync,
+                                 int64_t timeout_ms, std::function<void(ErrorCode)> done) {
+  ErrorCode now = ErrorCode::kNone;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end()) {
+      now = ErrorCode::kNotLeaderOrFollower;
+    } else {
+      switch (it->second.replication.CheckAcksAll(end, min_insync)) {
+        case LeaderReplicaState::AcksAll::kDone:
+          break;
+        case LeaderReplicaState::AcksAll::kNotEnoughReplicas:
+          now = ErrorCode::kNotEnoughReplicasAfterAppend;
+          break;
+        case LeaderReplicaState::AcksAll::kWaiting:
+          it->second.waits.push_back(
+              {end, min_insync, NowMs() + std::max<int64_t>(timeout_ms, 0), std::move(done)});
+          return;
+      }
+    }
+  }
+  done(now);
+}
+
+void ReplicaManager::MaintainIsr() {
+  const int64_t now = NowMs();
+  std::vector<std::pair<TopicPartition, std::vector<int32_t>>> changes;
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [tp, led] : led_) {
+      std::erase_if(led.waits, [&](AckWait& w) {
+        if (w.deadline_ms > now) return false;
+        done.emplace_back(std::move(w.done), ErrorCode::kRequestTimedOut);
+        return true;
+      });
+      if (now < led.isr_retry_at_ms) continue;
+      std::vector<int32_t> out =
+          led.replication.ShrinkCandidates(now, options_.replica_lag_time_max_ms);
+      std::vector<int32_t> in = led.replication.ExpandCandidates();
+      if (out.empty() && in.empty()) continue;
+      // Leader first, then the replicas in assignment order.
+      std::vector<int32_t> isr{options_.self};
+      for (int32_t r : led.replicas) {
+        if (r == options_.self) continue;
+        bool member = std::find(led.replication.isr().begin(), led.replication.isr().end(), r) !=
+                      led.replication.isr().end();
+        bool leaving = std::find(out.begin(), out.end(), r) != out.end();
+        bool joining = std::find(in.begin(), in.end(), r) != in.end();
+        if ((member && !leaving) || joining) isr.push_back(r);
+      }
+      changes.emplace_back(tp, std::move(isr));
+    }
+  }
+  Finish(done);
+  for (auto& [tp, isr] : changes) {
+    absl::Status s = WriteIsr(tp, std::move(isr));
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end()) continue;
+    if (s.ok() || absl::IsAborted(s)) {
+      it->second.isr_failures = 0;
+      continue;
+    }
+    // The store is unreachable: retry once a second, log once per outage.
+    it->second.isr_retry_at_ms = NowMs() + 1'000;
+    if (it->second.isr_failures++ == 0) {
+      LOG_EVENT(Warn, "replicas.isr_write_failed")
+          .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))
+          .Kv("error", s.ToString())
+          .Kv("message", "retrying every second while the metadata store is unreachable");
+    }
+  }
+}
+
+absl::Status ReplicaManager::WriteIsr(const TopicPartition& tp, std::vector<int32_t> isr) {
+  PartitionState next;
+  int64_t expected = 0;
+  int32_t epoch = 0;
+  std::vector<int32_t> before;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end()) return absl::OkStatus();
+    next = it->second.state;
+    before = next.isr;
+    next.isr = isr;
+    expected = it->second.mod_revision;
+    epoch = it->second.epoch;
+  }
+  auto r = store_->CompareAndSet(PartitionKey(options_.root, tp.topic, tp.partition), expected,
+                                 EncodePartitionState(next));
+  if (!r.ok()) return r.status();
+  if (!r->applied) {
+    Wake();  // the state moved on (controller, new leader): the next sync applies it
+    return absl::AbortedError("partition state changed meanwhile; re-reading");
+  }
+  LOG_EVENT(Info, isr.size() < before.size() ? "replicas.isr_shrink" : "replicas.isr_expand")
+      .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))
+      .Kv("from", absl::StrJoin(before, ","))
+      .Kv("to", absl::StrJoin(isr, ","));
+  Done done;
+  std::shared_ptr<Partition> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end() || it->second.epoch != epoch) return absl::OkStatus();
+    it->second.state = next;
+    it->second.mod_revision = r->revision;
+    it->second.replication.SetIsr(std::move(isr));
+    if (AdvanceLocked(it->second, done)) wake = it->second.partition;
+  }
+  Finish(done);
+  if (wake) wake->WakeWaiters();
+  return absl::OkStatus();
+}
+
+}  // namespace strata::server

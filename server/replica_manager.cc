@@ -1,0 +1,402 @@
+// ReplicaManager: following the store — topics, roles, fetchers (server/replica_manager.h).
+// The leader side (follower fetches, acks=all, ISR changes) is in replica_leader.cc.
+#include "server/replica_manager.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "server/offsets_topic.h"
+
+namespace strata::server {
+namespace {
+
+bool Contains(const std::vector<int32_t>& v, int32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The topic id the store names (32 hex digits). A topic written without one (tools, tests) gets
+// one derived from its name, the same on every broker.
+TopicId ParseTopicId(const std::string& name, const std::string& hex) {
+  TopicId id{};
+  bool hex_ok = hex.size() == 32 && std::all_of(hex.begin(), hex.end(), [](char c) {
+                  return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+                });
+  if (hex_ok) {
+    std::string bytes = absl::HexStringToBytes(hex);
+    std::copy(bytes.begin(), bytes.end(), id.begin());
+    return id;
+  }
+  uint64_t h1 = 1469598103934665603ull, h2 = 1099511628211ull;
+  for (unsigned char c : name) {
+    h1 = (h1 ^ c) * 1099511628211ull;
+    h2 = (h2 + c) * 6364136223846793005ull + 1442695040888963407ull;
+  }
+  for (int i = 0; i < 8; ++i) {
+    id[i] = static_cast<uint8_t>(h1 >> (8 * i));
+    id[8 + i] = static_cast<uint8_t>(h2 >> (8 * i));
+  }
+  return id;
+}
+
+}  // namespace
+
+ReplicaManager::ReplicaManager(MetadataStore* store, ClusterMembership* membership,
+                               PartitionManager* partitions, Options options)
+    : store_(store),
+      membership_(membership),
+      partitions_(partitions),
+      options_(std::move(options)) {}
+
+ReplicaManager::~ReplicaManager() { Stop(); }
+
+int64_t ReplicaManager::NowMs() const { return Clock::System()->MonotonicMs(); }
+
+void ReplicaManager::Wake() {
+  absl::MutexLock lock(&wake_mu_);
+  wake_ = true;
+}
+
+absl::Status ReplicaManager::Start() {
+  // Watch first, then sync: a change in between is then not missed (it causes one more sync).
+  auto watch = store_->Watch(options_.root, 0, [this](const WatchResponse& w) {
+    for (const WatchEvent& e : w.events) {
+      const std::string& key = e.kv.key;
+      if (key.rfind(options_.root + "topics/", 0) == 0 ||
+          key.rfind(options_.root + "partitions/", 0) == 0) {
+        return Wake();
+      }
+    }
+    if (w.resync) Wake();
+  });
+  if (!watch.ok()) return watch.status();
+  watch_ = std::move(*watch);
+  listener_ = membership_->AddListener([this](const ClusterView&) { Wake(); });
+  if (absl::Status s = SyncNow(); !s.ok()) {
+    LOG_EVENT(Warn, "replicas.sync_failed").Kv("error", s.ToString());
+  }
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void ReplicaManager::Stop() {
+  {
+    absl::MutexLock lock(&wake_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  if (listener_ >= 0) membership_->RemoveListener(listener_);
+  watch_.reset();
+  absl::MutexLock lock(&sync_mu_);
+  for (auto& [id, fetcher] : fetchers_) fetcher->Stop();
+  fetchers_.clear();
+  Done done;
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& [tp, led] : led_) {
+      for (AckWait& w : led.waits) {
+        done.emplace_back(std::move(w.done), protocol::ErrorCode::kNotLeaderOrFollower);
+      }
+      led.waits.clear();
+      led.partition->set_append_listener(nullptr);
+    }
+  }
+  Finish(done);
+}
+
+void ReplicaManager::Run() {
+  int64_t next_sync = NowMs() + options_.sync_interval_ms;
+  while (true) {
+    bool wake = false;
+    {
+      absl::MutexLock lock(&wake_mu_);
+      auto ready = [this] { return wake_ || stopping_; };
+      wake_mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100));
+      if (stopping_) return;
+      wake = wake_;
+      wake_ = false;
+    }
+    if (wake || NowMs() >= next_sync) {
+      if (absl::Status s = SyncNow(); !s.ok()) {
+        LOG_EVENT(Warn, "replicas.sync_failed").Kv("error", s.ToString());
+      }
+      next_sync = NowMs() + options_.sync_interval_ms;
+    }
+    MaintainIsr();
+  }
+}
+
+absl::Status ReplicaManager::SyncNow() {
+  absl::MutexLock lock(&sync_mu_);
+  return Sync();
+}
+
+void ReplicaManager::StopFetching() {
+  absl::MutexLock lock(&sync_mu_);
+  leaving_ = true;
+  for (auto& [id, fetcher] : fetchers_) fetcher->Stop();
+  fetchers_.clear();
+  absl::MutexLock l(&mu_);
+  followed_.clear();
+}
+
+absl::Status ReplicaManager::Sync() {
+  ASSIGN_OR_RETURN(std::vector<TopicRecord> topics, ReadTopics(store_, options_.root));
+  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
+                   ReadPartitionStates(store_, options_.root));
+  RETURN_IF_ERROR(SyncTopics(topics));
+  ClusterView view = membership_->View();
+  std::vector<TopicView> views;
+  for (const TopicRecord& t : topics) {
+    views.push_back({t.name, ParseTopicId(t.name, t.assignment.id), t.assignment.configs, {}});
+  }
+  for (const PartitionRecord& rec : records) {
+    ApplyState(rec, view);
+    auto it = std::find_if(views.begin(), views.end(),
+                           [&](const TopicView& v) { return v.name == rec.topic; });
+    if (it == views.end()) continue;
+    it->partitions.push_back(
+        {rec.partition, rec.state.leader, rec.state.leader_epoch, rec.replicas, rec.state.isr});
+  }
+  // Partitions of topics that are gone: nothing to lead or follow any more.
+  std::vector<TopicPartition> gone;
+  {
+    absl::MutexLock l(&mu_);
+    auto known = [&](const TopicPartition& tp) {
+      return std::any_of(records.begin(), records.end(), [&](const PartitionRecord& r) {
+        return r.topic == tp.topic && r.partition == tp.partition;
+      });
+    };
+    for (const auto& [tp, led] : led_) {
+      if (!known(tp)) gone.push_back(tp);
+    }
+    for (const auto& [tp, f] : followed_) {
+      if (!known(tp)) gone.push_back(tp);
+    }
+    topics_ = std::move(views);
+  }
+  Done done;
+  for (const TopicPartition& tp : gone) {
+    ResignLeadership(tp, done);
+    StopFollowing(tp);
+  }
+  Finish(done);
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaManager::SyncTopics(const std::vector<TopicRecord>& topics) {
+  for (const TopicRecord& t : topics) {
+    TopicInfo info{t.name, ParseTopicId(t.name, t.assignment.id),
+                   static_cast<int32_t>(t.assignment.partitions.size()), t.assignment.configs};
+    auto adopted = partitions_->AdoptTopic(info);
+    if (!adopted.ok()) {
+      LOG_EVENT(Error, "replicas.adopt_failed")
+          .Kv("topic", t.name)
+          .Kv("error", adopted.status().ToString());
+    }
+  }
+  for (const TopicInfo& local : partitions_->Topics()) {
+    bool in_store = std::any_of(topics.begin(), topics.end(),
+                                [&](const TopicRecord& t) { return t.name == local.name; });
+    // __consumer_offsets exists locally before the cluster creates it (first FindCoordinator).
+    if (in_store || local.name == kOffsetsTopicName) continue;
+    LOG_EVENT(Info, "replicas.topic_gone").Kv("topic", local.name);
+    absl::Status s = partitions_->DeleteTopic(local.name);
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      LOG_EVENT(Error, "replicas.delete_failed").Kv("topic", local.name).Kv("error", s.ToString());
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ReplicaManager::ApplyState(const PartitionRecord& rec, const ClusterView& view) {
+  TopicPartition tp{rec.topic, rec.partition};
+  std::shared_ptr<Partition> p = partitions_->Get(rec.topic, rec.partition);
+  if (p == nullptr) return;
+  const int32_t leader = rec.state.leader;
+  const BrokerInfo* leader_info = view.Find(leader);
+  if (!rec.unreadable && Contains(rec.replicas, options_.self) && leader == options_.self) {
+    return BecomeLeader(rec, std::move(p));
+  }
+  if (!rec.unreadable && Contains(rec.replicas, options_.self) && leader_info != nullptr) {
+    return BecomeFollower(rec, std::move(p), *leader_info);
+  }
+  Done done;
+  ResignLeadership(tp, done);
+  Finish(done);
+  StopFollowing(tp);
+  if (p->role() != Partition::Role::kNone || p->leader_id() != leader) {
+    p->SetRole(Partition::Role::kNone, LeaderEpoch(rec.state.leader_epoch), leader);
+    if (role_listener_) role_listener_(tp, Partition::Role::kNone);
+  }
+}
+
+void ReplicaManager::BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Partition> p) {
+  TopicPartition tp{rec.topic, rec.partition};
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it != led_.end() && it->second.epoch == rec.state.leader_epoch) {
+      // Same leadership; the controller may have changed the ISR (a dead follower left it).
+      Led& led = it->second;
+      if (rec.mod_revision > led.mod_revision) {
+        led.state = rec.state;
+        led.mod_revision = rec.mod_revision;
+        led.replication.SetIsr(rec.state.isr);
+        bool moved = AdvanceLocked(led, done);
+        if (moved) led.partition->WakeWaiters();
+      }
+      Finish(done);
+      return;
+    }
+  }
+  ResignLeadership(tp, done);  // an older epoch of ours: start over
+  Finish(done);
+  StopFollowing(tp);
+  Log& log = p->log();
+  log.set_high_watermark_follows_end(false);
+  const Offset end = log.log_end_offset();
+  if (absl::Status s = log.leader_epochs().Assign(LeaderEpoch(rec.state.leader_epoch), end);
+      !s.ok()) {
+    LOG_EVENT(Error, "replicas.epoch_assign_failed")
+        .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))
+        .Kv("error", s.ToString());
+    return;  // stays out of service; the next sync tries again
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    LeaderReplicaState::Init init{.self = options_.self,
+                                  .replicas = rec.replicas,
+                                  .isr = rec.state.isr,
+                                  .leader_end = end,
+                                  .high_watermark = std::min(log.high_watermark(), end),
+                                  .epoch_start = end};
+    Led led{.partition = p,
+            .epoch = rec.state.leader_epoch,
+            .replicas = rec.replicas,
+            .state = rec.state,
+            .mod_revision = rec.mod_revision,
+            .replication = LeaderReplicaState(init, NowMs()),
+            .waits = {}};
+    led_.erase(tp);
+    auto [it, inserted] = led_.emplace(tp, std::move(led));
+    (void)inserted;
+    p->set_append_listener(this);
+    p->SetRole(Partition::Role::kLeader, LeaderEpoch(rec.state.leader_epoch), options_.self);
+    AdvanceLocked(it->second, done);
+  }
+  Finish(done);
+  p->WakeWaiters();
+  LOG_EVENT(Info, "replicas.became_leader")
+      .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))
+      .Kv("epoch", rec.state.leader_epoch)
+      .Kv("log_end", end.value())
+      .Kv("isr", absl::StrJoin(rec.state.isr, ","));
+  if (role_listener_) role_listener_(tp, Partition::Role::kLeader);
+}
+
+void ReplicaManager::BecomeFollower(const PartitionRecord& rec, std::shared_ptr<Partition> p,
+                                    const BrokerInfo& leader) {
+  TopicPartition tp{rec.topic, rec.partition};
+  Done done;
+  const bool was_leader = p->is_leader();
+  ResignLeadership(tp, done);
+  Finish(done);
+  const std::string address = absl::StrCat(leader.host, ":", leader.port);
+  if (leaving_) {
+    p->SetRole(Partition::Role::kFollower, LeaderEpoch(rec.state.leader_epoch), leader.id);
+    if (was_leader && role_listener_) role_listener_(tp, Partition::Role::kFollower);
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = followed_.find(tp);
+    if (it != followed_.end() && it->second.leader == leader.id &&
+        it->second.epoch == rec.state.leader_epoch && it->second.address == address) {
+      return;
+    }
+  }
+  StopFollowing(tp);
+  auto& fetcher = fetchers_[leader.id];
+  if (fetcher != nullptr && fetcher_address_[leader.id] != address) {
+    // The leader came back on another address: its old fetcher's partitions re-add on the next
+    // sync (their followed_ entries go).
+    fetcher->Stop();
+    fetcher.reset();
+    absl::MutexLock lock(&mu_);
+    std::erase_if(followed_, [&](const auto& e) { return e.second.leader == leader.id; });
+  }
+  if (fetcher == nullptr) {
+    ReplicaFetcher::Options o = options_.fetch;
+    o.replica_id = options_.self;
+    o.leader = {leader.host, leader.port};
+    fetcher = std::make_unique<ReplicaFetcher>(o);
+    fetcher->Start();
+    fetcher_address_[leader.id] = address;
+  }
+  p->SetRole(Partition::Role::kFollower, LeaderEpoch(rec.state.leader_epoch), leader.id);
+  fetcher->AddPartition({.topic = tp.topic,
+                         .partition = tp.partition,
+                         .log = p->shared_log(),
+                         .leader_epoch = rec.state.leader_epoch});
+  {
+    absl::MutexLock lock(&mu_);
+    followed_[tp] = {leader.id, rec.state.leader_epoch, address};
+  }
+  LOG_EVENT(Info, "replicas.became_follower")
+      .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))
+      .Kv("leader", leader.id)
+      .Kv("epoch", rec.state.leader_epoch)
+      .Kv("log_end", p->log().log_end_offset().value());
+  if (was_leader && role_listener_) role_listener_(tp, Partition::Role::kFollower);
+}
+
+void ReplicaManager::StopFollowing(const TopicPartition& tp) {
+  int32_t leader = kNoLeader;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = followed_.find(tp);
+    if (it == followed_.end()) return;
+    leader = it->second.leader;
+    followed_.erase(it);
+  }
+  auto f = fetchers_.find(leader);
+  if (f != fetchers_.end()) f->second->RemovePartition(tp.topic, tp.partition);
+}
+
+void ReplicaManager::ResignLeadership(const TopicPartition& tp, Done& done) {
+  absl::MutexLock lock(&mu_);
+  auto it = led_.find(tp);
+  if (it == led_.end()) return;
+  for (AckWait& w : it->second.waits) {
+    done.emplace_back(std::move(w.done), protocol::ErrorCode::kNotLeaderOrFollower);
+  }
+  it->second.partition->set_append_listener(nullptr);
+  led_.erase(it);
+}
+
+std::vector<ReplicaManager::TopicView> ReplicaManager::Topics() const {
+  absl::MutexLock lock(&mu_);
+  return topics_;
+}
+
+std::optional<ReplicaManager::TopicView> ReplicaManager::Topic(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  for (const TopicView& t : topics_) {
+    if (t.name == name) return t;
+  }
+  return std::nullopt;
+}
+
+void ReplicaManager::Finish(Done& done) {
+  for (auto& [fn, code] : done) fn(code);
+  done.clear();
+}
+
+}  // namespace strata::server
