@@ -55,6 +55,13 @@ absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartit
   }
   auto log_starts = ReadOffsets(kLogStartFile);
   if (!log_starts.ok()) return log_starts.status();  // losing it would resurrect deleted records
+  auto high_watermarks = ReadOffsets(kHighWatermarkFile);
+  if (!high_watermarks.ok()) {
+    LOG_EVENT(Warn, "log_manager.checkpoint_unreadable")
+        .Kv("file", kHighWatermarkFile)
+        .Kv("error", high_watermarks.status().message());
+    high_watermarks = std::map<TopicPartition, Offset>();  // start at the log ends
+  }
   ASSIGN_OR_RETURN(auto names, fs_->ListDir(options_.data_dir));
   int64_t start_ms = clock_->MonotonicMs();
   for (const auto& name : names) {
@@ -80,6 +87,11 @@ absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartit
         .clean_shutdown = clean_shutdown_ && rp != recovery_points->end(),
         .checkpoint_now = [this] { return WriteCheckpoints(); }};
     ASSIGN_OR_RETURN(auto log, Log::Open(fs_, path, configs(tp), clock_, open_options));
+    auto hw = high_watermarks->find(tp);
+    if (options_.restore_high_watermarks && hw != high_watermarks->end()) {
+      log->set_high_watermark_follows_end(false);
+      log->SetHighWatermark(hw->second);  // at most the log end
+    }
     absl::MutexLock lock(&mu_);
     logs_[tp] = std::move(log);
   }
@@ -168,13 +180,15 @@ absl::Status LogManager::ApplyRetention() {
 }
 
 absl::Status LogManager::WriteCheckpoints() {
-  std::map<TopicPartition, Offset> recovery_points, log_starts;
+  std::map<TopicPartition, Offset> recovery_points, log_starts, high_watermarks;
   for (const auto& [tp, log] : Snapshot()) {
     recovery_points[tp] = log->recovery_point();
     log_starts[tp] = log->log_start_offset();
+    high_watermarks[tp] = log->high_watermark();
   }
   absl::MutexLock lock(&checkpoint_mu_);
   RETURN_IF_ERROR(WriteOffsets(kRecoveryPointFile, recovery_points));
+  RETURN_IF_ERROR(WriteOffsets(kHighWatermarkFile, high_watermarks));
   return WriteOffsets(kLogStartFile, log_starts);
 }
 

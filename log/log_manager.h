@@ -3,6 +3,7 @@
 //
 //   <data-dir>/recovery-point-offset-checkpoint   "topic partition offset" lines
 //   <data-dir>/log-start-offset-checkpoint        "topic partition offset" lines
+//   <data-dir>/replication-offset-checkpoint      high watermarks, same format
 //   <data-dir>/cleaner-offset-checkpoint          first dirty offset per compacted partition
 //   <data-dir>/.kafka_cleanshutdown                present only after a clean shutdown
 //   <data-dir>/<topic>-<partition>/               one Log each
@@ -52,9 +53,14 @@ class LogManager {
     int64_t retention_check_interval_ms = 300'000;  // log.retention.check.interval.ms
     int64_t checkpoint_interval_ms = 60'000;        // log.flush.offset.checkpoint.interval.ms
     CleanerManager::Options cleaner;                // log.cleaner.*
+    // Replication (cluster mode): a loaded log's high watermark is the checkpointed one (at most
+    // its log end) instead of its log end, so a restarted replica does not expose records the
+    // ISR may not have had. Partitions without an entry start at their log end.
+    bool restore_high_watermarks = false;
   };
   static constexpr char kRecoveryPointFile[] = "recovery-point-offset-checkpoint";
   static constexpr char kLogStartFile[] = "log-start-offset-checkpoint";
+  static constexpr char kHighWatermarkFile[] = "replication-offset-checkpoint";
   static constexpr char kCleanShutdownFile[] = ".kafka_cleanshutdown";
 
   // Loads every partition under options.data_dir with `configs(tp)` as its config.

@@ -155,6 +155,11 @@ absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, 
     cut = Offset(r.end_offset);
   }
   if (cut < end) {
+    // Cut only if the partition is still ours at this generation, and under the lock, so that
+    // once RemovePartition returns (this broker became the leader, say) no cut lands on it.
+    absl::MutexLock lock(&mu_);
+    auto it = partitions_.find(key);
+    if (it == partitions_.end() || it->second.generation != s.generation) return absl::OkStatus();
     ASSIGN_OR_RETURN(Offset new_end, s.p.log->TruncateTo(cut));
     s.status.truncated_records += end.value() - new_end.value();
     LOG_EVENT(Warn, "replica.truncated")
@@ -170,11 +175,13 @@ absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, 
 
 absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key& key) {
   std::shared_ptr<Log> log;
+  uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = partitions_.find(key);
     if (it == partitions_.end()) return absl::OkStatus();
     log = it->second.p.log;
+    generation = it->second.generation;
   }
   auto list = [&](int64_t timestamp) -> absl::StatusOr<int64_t> {
     protocol::ListOffsetsRequest req;
@@ -195,16 +202,22 @@ absl::Status ReplicaFetcher::ResetOutOfRange(client::Connection& conn, const Key
     return p.offset;
   };
   ASSIGN_OR_RETURN(int64_t leader_end, list(-1));
+  std::optional<int64_t> leader_start;
+  if (log->log_end_offset().value() <= leader_end) {
+    ASSIGN_OR_RETURN(leader_start, list(-2));
+  }
+  // As in Truncate: cut only a partition that is still ours at this generation.
+  absl::MutexLock lock(&mu_);
+  auto it = partitions_.find(key);
+  if (it == partitions_.end() || it->second.generation != generation) return absl::OkStatus();
   Offset end = log->log_end_offset();
   if (end.value() > leader_end && leader_end <= log->log_start_offset().value()) {
     // Nothing of ours lies below the leader's end: start over there.
     RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(leader_end)));
   } else if (end.value() > leader_end) {
     RETURN_IF_ERROR(log->TruncateTo(Offset(leader_end)).status());
-  } else {
-    ASSIGN_OR_RETURN(int64_t leader_start, list(-2));
-    if (end.value() < leader_start)
-      RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(leader_start)));
+  } else if (leader_start.has_value() && end.value() < *leader_start) {
+    RETURN_IF_ERROR(log->TruncateFullyAndStartAt(Offset(*leader_start)));
   }
   LOG_EVENT(Warn, "replica.out_of_range")
       .Kv("partition", Name(key.first, key.second))

@@ -109,6 +109,16 @@ absl::Status Broker::JoinCluster() {
                                                partitions_.get(), replica_options);
   replicas_->set_role_listener(
       [this](const TopicPartition& tp, Partition::Role role) { OnRoleChange(tp, role); });
+  offsets_topic_->set_replication_wait([this](const TopicPartition& tp, Offset end,
+                                              std::function<void(absl::Status)> done) {
+    auto config = partitions_->EffectiveConfig(tp.topic);
+    replicas_->WaitForAcks(
+        tp, end, config.ok() ? config->min_insync_replicas : 1,
+        config_.group.offset_commit_timeout_ms, [done = std::move(done)](protocol::ErrorCode e) {
+          done(e == protocol::ErrorCode::kNone ? absl::OkStatus()
+                                               : absl::UnavailableError(protocol::ErrorName(e)));
+        });
+  });
   RETURN_IF_ERROR(replicas_->Start());
   ASSIGN_OR_RETURN(LogConfig defaults, config_.TopicConfig({}));
   controller_ = std::make_unique<Controller>(
@@ -130,11 +140,10 @@ absl::Status Broker::JoinCluster() {
 
 void Broker::OnRoleChange(const TopicPartition& tp, Partition::Role role) {
   if (tp.topic != kOffsetsTopicName || tp.partition >= offsets_topic_->partition_count()) return;
-  if (role == Partition::Role::kLeader) {
-    offsets_topic_->Reload(coordinator_.get(), tp.partition);
-  } else {
-    coordinator_->UnloadPartition(tp.partition);
-  }
+  // One queue for both directions, so a load in progress cannot finish after an unload; the
+  // coordinator serves a partition only while this broker leads it either way.
+  (void)role;
+  offsets_topic_->Reload(coordinator_.get(), tp.partition);
 }
 
 void Broker::LeaveCluster() {

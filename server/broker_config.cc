@@ -268,6 +268,9 @@ absl::Status BrokerConfig::SetGroupProperty(absl::string_view name, absl::string
   if (name == "offset.metadata.max.bytes") {
     return Int(name, value, 0, INT32_MAX, &g.offset_metadata_max_bytes);
   }
+  if (name == "offsets.commit.timeout.ms") {
+    return Int<int64_t>(name, value, 1, INT32_MAX, &g.offset_commit_timeout_ms);
+  }
   if (name == "offsets.topic.replication.factor") {
     return Int<int16_t>(name, value, 1, 1000, &g.replication_factor);
   }

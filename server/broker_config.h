@@ -40,8 +40,9 @@ struct GroupConfig {
   int64_t offsets_retention_check_interval_ms = 600000;   // offsets.retention.check.interval.ms
   int32_t offset_metadata_max_bytes = 4096;               // offset.metadata.max.bytes
   int32_t num_partitions = 50;                            // offsets.topic.num.partitions
-  int16_t replication_factor = 3;     // offsets.topic.replication.factor (cluster mode only)
-  int64_t segment_bytes = 100 << 20;  // offsets.topic.segment.bytes
+  int16_t replication_factor = 3;           // offsets.topic.replication.factor (cluster mode only)
+  int64_t offset_commit_timeout_ms = 5000;  // offsets.commit.timeout.ms (cluster: replication)
+  int64_t segment_bytes = 100 << 20;        // offsets.topic.segment.bytes
 };
 
 class BrokerConfig {

@@ -184,9 +184,18 @@ void Broker::HandleFetch(RequestContext& ctx, protocol::Reader& r) {
   protocol::FetchRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
   if (req.replica_id >= 0 && replicas_ != nullptr) {
-    // A follower's fetch offset is its log end: what it has, for the ISR and high watermark.
+    // A follower's fetch offset is its log end: what it has, for the ISR and high watermark —
+    // counted only from a follower on this leader's epoch whose offset lies within the log (a
+    // follower on an older epoch may hold a diverged tail it has yet to cut).
     for (const auto& t : req.topics) {
       for (const auto& p : t.partitions) {
+        auto partition = partitions_->Get(t.topic, p.partition);
+        if (partition == nullptr || !partition->is_leader() ||
+            p.current_leader_epoch != partition->leader_epoch().value() ||
+            p.fetch_offset > partition->log().log_end_offset().value() ||
+            p.fetch_offset < partition->log().log_start_offset().value()) {
+          continue;
+        }
         replicas_->OnFollowerFetch({t.topic, p.partition}, req.replica_id, Offset(p.fetch_offset));
       }
     }

@@ -152,6 +152,7 @@ void Broker::AwaitReplication(const RequestContext& ctx, protocol::ProduceRespon
 PartitionResult Broker::ProduceToPartition(const RequestContext& ctx, Partition& partition,
                                            const protocol::Records& records, int16_t acks,
                                            int64_t now) {
+  absl::ReaderMutexLock role(&partition.role_lock());
   if (!partition.is_leader()) return {ErrorCode::kNotLeaderOrFollower, "", {}};
   LogConfig config = partition.log().config();
   PartitionResult result = ValidateBatch(records, ctx.version(), config, now);

@@ -37,7 +37,8 @@ Group& GroupCoordinator::GetOrCreateLocked(const std::string& id) {
 }
 
 bool GroupCoordinator::LoadedLocked(const std::string& group) const {
-  return loaded_partitions_.count(CoordinatorPartition(group, config_.num_partitions)) > 0;
+  const int32_t p = CoordinatorPartition(group, config_.num_partitions);
+  return loaded_partitions_.count(p) > 0 && (!owns_ || owns_(p));
 }
 
 ErrorCode GroupCoordinator::NotLoadedLocked(const std::string& group) const {

@@ -65,6 +65,13 @@ void OffsetsTopic::Append(const std::string& group, RecordList records,
     batch = builder.Build();
   }
   std::vector<FlushService::Item> flush;
+  Offset end{0};
+  std::optional<absl::ReaderMutexLock> role;
+  if (partition != nullptr) role.emplace(&partition->role_lock());
+  if (partition != nullptr && !partition->is_leader() && batch.ok()) {
+    batch = absl::UnavailableError(
+        absl::StrCat(kOffsetsTopicName, "-", index, " is led by another broker now"));
+  }
   {
     absl::MutexLock lock(&order_mu_);
     pending->ready = true;
@@ -77,31 +84,44 @@ void OffsetsTopic::Append(const std::string& group, RecordList records,
       auto info = partition->log().Append(bytes, {.leader_epoch = partition->leader_epoch()});
       if (!info.ok()) {
         pending->status = info.status();
-      } else if (info->flush_due) {
-        pending->ready = false;
-        flush.push_back(
-            {std::shared_ptr<Log>(partition, &partition->log()), info->last_offset + 1});
+      } else {
+        end = info->last_offset + 1;
+        if (info->flush_due)
+          flush.push_back({std::shared_ptr<Log>(partition, &partition->log()), end});
+        pending->ready = flush.empty() && !replication_wait_;
       }
     }
     pending_.push_back(pending);
   }
+  role.reset();
   if (partition != nullptr && pending->status.ok() && !records.empty()) partition->NotifyAppend();
   if (!pending->status.ok()) {
     LOG_EVENT(Warn, "group.write_failed")
         .Kv("group", group)
         .Kv("error", pending->status.ToString());
   }
-  if (!flush.empty()) {
-    flusher_->Submit(std::move(flush), [this, pending](absl::Status s) {
-      {
-        absl::MutexLock lock(&order_mu_);
-        pending->status = s;
-        pending->ready = true;
-      }
-      Drain();
-    });
-  }
+  if (!pending->ready) Acknowledge(pending, std::move(flush), {kOffsetsTopicName, index}, end);
   Drain();
+}
+
+void OffsetsTopic::Acknowledge(std::shared_ptr<Pending> pending,
+                               std::vector<FlushService::Item> flush, TopicPartition tp,
+                               Offset end) {
+  auto finish = [this, pending](absl::Status s) {
+    {
+      absl::MutexLock lock(&order_mu_);
+      pending->status = s;
+      pending->ready = true;
+    }
+    Drain();
+  };
+  // Then, in a cluster, acknowledged once the ISR has it (Kafka's offsets.commit.required.acks).
+  auto replicate = [this, finish, tp, end](absl::Status flushed) {
+    if (!flushed.ok() || !replication_wait_) return finish(flushed);
+    replication_wait_(tp, end, finish);
+  };
+  if (flush.empty()) return replicate(absl::OkStatus());
+  flusher_->Submit(std::move(flush), replicate);
 }
 
 void OffsetsTopic::Drain() {

@@ -58,10 +58,15 @@ class OffsetsTopic final : public GroupStorage {
   // FinishLoading after each. A partition that cannot be read stays unloaded (its groups get
   // COORDINATOR_LOAD_IN_PROGRESS) and the error is logged.
   void StartLoading(GroupCoordinator* coordinator);
-  // Cluster mode: forgets partition `partition`'s groups and replays it again, on a background
-  // thread (this broker became its leader). Partitions queue up; a partition whose leadership
-  // moved on again by its turn is only forgotten.
+  // Cluster mode, after a leadership change of `partition`: forgets its groups and, if this
+  // broker leads it (checked when its turn comes), replays it, on a background thread.
+  // Changes queue up in order, so a replay never finishes after a later unload.
   void Reload(GroupCoordinator* coordinator, int32_t partition);
+  // Cluster mode: appends are acknowledged only once `wait(tp, end, done)` calls `done` (the
+  // high watermark passed `end`), so a committed offset survives a failover. Set before use.
+  using ReplicationWait = std::function<void(const TopicPartition&, Offset end,
+                                             std::function<void(absl::Status)> done)>;
+  void set_replication_wait(ReplicationWait wait) { replication_wait_ = std::move(wait); }
   // Whether every partition has been replayed (or failed).
   bool loading_done() const { return loading_done_.load(); }
   // Stops and joins the loader.
@@ -76,6 +81,10 @@ class OffsetsTopic final : public GroupStorage {
     absl::Status status;
     bool ready = false;
   };
+  // After the local append: flushed if the policy wants it, then replicated (cluster mode),
+  // then ready.
+  void Acknowledge(std::shared_ptr<Pending> pending, std::vector<FlushService::Item> flush,
+                   TopicPartition tp, Offset end);
   // Runs the callbacks at the head of pending_ that are ready, in order, one thread at a time.
   void Drain();
 
@@ -90,6 +99,7 @@ class OffsetsTopic final : public GroupStorage {
   std::atomic<bool> stop_{false};
   std::atomic<bool> loading_done_{false};
   std::thread loader_;
+  ReplicationWait replication_wait_;
   absl::Mutex reload_mu_;
   std::deque<int32_t> reload_ ABSL_GUARDED_BY(reload_mu_);
   std::thread reloader_;  // started by the first Reload

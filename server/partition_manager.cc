@@ -45,13 +45,15 @@ absl::StatusOr<std::unique_ptr<PartitionManager>> PartitionManager::Open(FileSys
       .flush_check_interval_ms = config.flush_scheduler_interval_ms,
       .retention_check_interval_ms = config.retention_check_interval_ms,
       .checkpoint_interval_ms = config.checkpoint_interval_ms,
-      .cleaner = {
-          .enable = config.cleaner_enable,
-          .threads = config.cleaner_threads,
-          .dedupe_buffer_bytes = static_cast<uint64_t>(config.cleaner_dedupe_buffer_bytes),
-          .io_max_bytes_per_second = config.cleaner_io_max_bytes_per_second,
-          .backoff_ms = config.cleaner_backoff_ms,
-      }};
+      .cleaner =
+          {
+              .enable = config.cleaner_enable,
+              .threads = config.cleaner_threads,
+              .dedupe_buffer_bytes = static_cast<uint64_t>(config.cleaner_dedupe_buffer_bytes),
+              .io_max_bytes_per_second = config.cleaner_io_max_bytes_per_second,
+              .backoff_ms = config.cleaner_backoff_ms,
+          },
+      .restore_high_watermarks = config.metadata != "embedded"};
   ASSIGN_OR_RETURN(pm->logs_, LogManager::Open(fs, options, clock, [raw](const TopicPartition& tp) {
                      auto c = raw->EffectiveConfig(tp.topic);
                      return c.ok() ? *c : LogConfig();

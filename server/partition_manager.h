@@ -57,12 +57,17 @@ class Partition {
   bool is_leader() const { return role() == Role::kLeader; }
   // The leader broker as this broker knows it (-1: none).
   int32_t leader_id() const { return leader_id_.load(std::memory_order_acquire); }
-  // Set by the replica manager on every partition state change.
+  // Set by the replica manager on every partition state change. Waits for appends that hold
+  // role_lock() (shared), so none of them runs under the old role after this returns.
   void SetRole(Role role, LeaderEpoch epoch, int32_t leader_id) {
+    absl::WriterMutexLock lock(&role_mu_);
     epoch_.store(epoch.value(), std::memory_order_release);
     leader_id_.store(leader_id, std::memory_order_release);
     role_.store(role, std::memory_order_release);
   }
+  // Held shared by a leader's append from its role check to its end (Kafka's
+  // leaderIsrUpdateLock): a role change cannot slip in between.
+  absl::Mutex& role_lock() const ABSL_LOCK_RETURNED(role_mu_) { return role_mu_; }
   void set_append_listener(AppendListener* l) { listener_.store(l, std::memory_order_release); }
 
   // Registers a waiter until the next append. Register first, then check for data: an append
@@ -76,6 +81,7 @@ class Partition {
  private:
   TopicPartition tp_;
   std::shared_ptr<Log> log_;
+  mutable absl::Mutex role_mu_;
   std::atomic<Role> role_;
   std::atomic<int32_t> epoch_{0};
   std::atomic<int32_t> leader_id_{-1};

@@ -72,7 +72,7 @@ void ReplicaManager::WaitForAcks(const TopicPartition& tp, Offset end, int32_t m
   {
     absl::MutexLock lock(&mu_);
     auto it = led_.find(tp);
-    if (it == led_.end()) {
+    if (it == led_.end() || stopped_) {
       now = ErrorCode::kNotLeaderOrFollower;
     } else {
       switch (it->second.replication.CheckAcksAll(end, min_insync)) {
@@ -91,9 +91,8 @@ void ReplicaManager::WaitForAcks(const TopicPartition& tp, Offset end, int32_t m
   done(now);
 }
 
-void ReplicaManager::MaintainIsr() {
+void ReplicaManager::ExpireAcks() {
   const int64_t now = NowMs();
-  std::vector<std::pair<TopicPartition, std::vector<int32_t>>> changes;
   Done done;
   {
     absl::MutexLock lock(&mu_);
@@ -103,6 +102,23 @@ void ReplicaManager::MaintainIsr() {
         done.emplace_back(std::move(w.done), ErrorCode::kRequestTimedOut);
         return true;
       });
+    }
+  }
+  Finish(done);
+}
+
+void ReplicaManager::MaintainIsr() {
+  const int64_t now = NowMs();
+  struct Change {
+    TopicPartition tp;
+    std::vector<int32_t> isr;
+    int64_t computed_at;  // the state version the new ISR was computed from
+  };
+  std::vector<Change> changes;
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [tp, led] : led_) {
       if (now < led.isr_retry_at_ms) continue;
       std::vector<int32_t> out =
           led.replication.ShrinkCandidates(now, options_.replica_lag_time_max_ms);
@@ -118,12 +134,12 @@ void ReplicaManager::MaintainIsr() {
         bool joining = std::find(in.begin(), in.end(), r) != in.end();
         if ((member && !leaving) || joining) isr.push_back(r);
       }
-      changes.emplace_back(tp, std::move(isr));
+      changes.push_back({tp, std::move(isr), led.mod_revision});
     }
   }
   Finish(done);
-  for (auto& [tp, isr] : changes) {
-    absl::Status s = WriteIsr(tp, std::move(isr));
+  for (auto& [tp, isr, computed_at] : changes) {
+    absl::Status s = WriteIsr(tp, std::move(isr), computed_at);
     absl::MutexLock lock(&mu_);
     auto it = led_.find(tp);
     if (it == led_.end()) continue;
@@ -142,7 +158,8 @@ void ReplicaManager::MaintainIsr() {
   }
 }
 
-absl::Status ReplicaManager::WriteIsr(const TopicPartition& tp, std::vector<int32_t> isr) {
+absl::Status ReplicaManager::WriteIsr(const TopicPartition& tp, std::vector<int32_t> isr,
+                                      int64_t computed_at) {
   PartitionState next;
   int64_t expected = 0;
   int32_t epoch = 0;
@@ -151,6 +168,9 @@ absl::Status ReplicaManager::WriteIsr(const TopicPartition& tp, std::vector<int3
     absl::MutexLock lock(&mu_);
     auto it = led_.find(tp);
     if (it == led_.end()) return absl::OkStatus();
+    if (it->second.mod_revision != computed_at) {
+      return absl::AbortedError("the state changed since the ISR was computed");
+    }
     next = it->second.state;
     before = next.isr;
     next.isr = isr;

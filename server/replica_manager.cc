@@ -80,6 +80,16 @@ absl::Status ReplicaManager::Start() {
     LOG_EVENT(Warn, "replicas.sync_failed").Kv("error", s.ToString());
   }
   thread_ = std::thread([this] { Run(); });
+  expiry_thread_ = std::thread([this] {
+    while (true) {
+      {
+        absl::MutexLock lock(&wake_mu_);
+        auto stop = [this] { return stopping_; };
+        if (wake_mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Milliseconds(100))) return;
+      }
+      ExpireAcks();
+    }
+  });
   return absl::OkStatus();
 }
 
@@ -90,6 +100,7 @@ void ReplicaManager::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
   if (listener_ >= 0) membership_->RemoveListener(listener_);
   watch_.reset();
   absl::MutexLock lock(&sync_mu_);
@@ -98,6 +109,7 @@ void ReplicaManager::Stop() {
   Done done;
   {
     absl::MutexLock l(&mu_);
+    stopped_ = true;
     for (auto& [tp, led] : led_) {
       for (AckWait& w : led.waits) {
         done.emplace_back(std::move(w.done), protocol::ErrorCode::kNotLeaderOrFollower);
@@ -242,7 +254,8 @@ void ReplicaManager::BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Pa
   {
     absl::MutexLock lock(&mu_);
     auto it = led_.find(tp);
-    if (it != led_.end() && it->second.epoch == rec.state.leader_epoch) {
+    if (it != led_.end() && it->second.epoch == rec.state.leader_epoch &&
+        it->second.partition == p) {
       // Same leadership; the controller may have changed the ISR (a dead follower left it).
       Led& led = it->second;
       if (rec.mod_revision > led.mod_revision) {
@@ -288,9 +301,10 @@ void ReplicaManager::BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Pa
     auto [it, inserted] = led_.emplace(tp, std::move(led));
     (void)inserted;
     p->set_append_listener(this);
-    p->SetRole(Partition::Role::kLeader, LeaderEpoch(rec.state.leader_epoch), options_.self);
     AdvanceLocked(it->second, done);
   }
+  // Not under mu_: an append holds the role lock while it reports to OnLeaderAppend (mu_).
+  p->SetRole(Partition::Role::kLeader, LeaderEpoch(rec.state.leader_epoch), options_.self);
   Finish(done);
   p->WakeWaiters();
   LOG_EVENT(Info, "replicas.became_leader")
@@ -318,7 +332,8 @@ void ReplicaManager::BecomeFollower(const PartitionRecord& rec, std::shared_ptr<
     absl::MutexLock lock(&mu_);
     auto it = followed_.find(tp);
     if (it != followed_.end() && it->second.leader == leader.id &&
-        it->second.epoch == rec.state.leader_epoch && it->second.address == address) {
+        it->second.epoch == rec.state.leader_epoch && it->second.address == address &&
+        it->second.partition == p.get()) {
       return;
     }
   }
@@ -347,7 +362,7 @@ void ReplicaManager::BecomeFollower(const PartitionRecord& rec, std::shared_ptr<
                          .leader_epoch = rec.state.leader_epoch});
   {
     absl::MutexLock lock(&mu_);
-    followed_[tp] = {leader.id, rec.state.leader_epoch, address};
+    followed_[tp] = {leader.id, rec.state.leader_epoch, address, p.get()};
   }
   LOG_EVENT(Info, "replicas.became_follower")
       .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))

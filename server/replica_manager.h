@@ -134,7 +134,8 @@ class ReplicaManager : public AppendListener {
   struct Followed {
     int32_t leader = kNoLeader;
     int32_t epoch = -1;
-    std::string address;  // host:port the fetcher talks to
+    std::string address;                   // host:port the fetcher talks to
+    const Partition* partition = nullptr;  // a re-created topic has new Partition objects
   };
   using Done =
       std::vector<std::pair<std::function<void(protocol::ErrorCode)>, protocol::ErrorCode>>;
@@ -153,7 +154,11 @@ class ReplicaManager : public AppendListener {
   void ResignLeadership(const TopicPartition& tp, Done& done);
   // Leader upkeep on the thread: ISR shrink and expand by compare-and-set, expired acks.
   void MaintainIsr();
-  absl::Status WriteIsr(const TopicPartition& tp, std::vector<int32_t> isr);
+  // acks=all waits past their timeout get REQUEST_TIMED_OUT (its own thread: a sync stuck on an
+  // unreachable store must not hold them up).
+  void ExpireAcks();
+  // Compare-and-set of a new ISR computed from the state at version `computed_at`.
+  absl::Status WriteIsr(const TopicPartition& tp, std::vector<int32_t> isr, int64_t computed_at);
   // After the leader's view changed: moves the log's high watermark and collects finished
   // waits. Returns whether the mark moved.
   bool AdvanceLocked(Led& led, Done& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -170,6 +175,7 @@ class ReplicaManager : public AppendListener {
   mutable absl::Mutex mu_;
   std::map<TopicPartition, Led> led_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Followed> followed_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;  // new acks=all waits are refused
   std::vector<TopicView> topics_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex sync_mu_;  // one sync at a time (the thread, SyncNow)
@@ -183,6 +189,7 @@ class ReplicaManager : public AppendListener {
   std::unique_ptr<WatchHandle> watch_;
   int listener_ = -1;
   std::thread thread_;
+  std::thread expiry_thread_;
 };
 
 }  // namespace strata::server

@@ -15,9 +15,12 @@ using testing::Mutable;
 
 class LogManagerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<LogManager> Open(FileSystem* fs = FileSystem::Default()) {
-    auto m = LogManager::Open(fs, {.data_dir = dir_.path()}, &clock_,
-                              [this](const TopicPartition&) { return config_; });
+  std::unique_ptr<LogManager> Open(FileSystem* fs = FileSystem::Default(),
+                                   bool restore_high_watermarks = false) {
+    LogManager::Options options{.data_dir = dir_.path()};
+    options.restore_high_watermarks = restore_high_watermarks;
+    auto m =
+        LogManager::Open(fs, options, &clock_, [this](const TopicPartition&) { return config_; });
     EXPECT_TRUE(m.ok()) << m.status();
     return m.ok() ? std::move(*m) : nullptr;
   }
@@ -63,6 +66,27 @@ TEST_F(LogManagerTest, CleanShutdownAndReload) {
   EXPECT_EQ(orders->log_start_offset(), Offset(2)) << "DeleteRecords survives a restart";
   EXPECT_EQ(orders->recovery_point(), Offset(5));
   EXPECT_EQ(m->Get({"nope", 0}), nullptr);
+}
+
+TEST_F(LogManagerTest, HighWatermarksAreCheckpointedAndRestoredForReplication) {
+  {
+    auto m = Open();
+    auto a = m->GetOrCreate({"orders", 0}, config_);
+    ASSERT_TRUE(a.ok());
+    (*a)->set_high_watermark_follows_end(false);  // a replica: the ISR moves the mark
+    Append(**a, 5);
+    (*a)->SetHighWatermark(Offset(3));
+    ASSERT_TRUE(m->Shutdown().ok());
+  }
+  EXPECT_EQ(testing::ReadAll(dir_.Sub("replication-offset-checkpoint")), "0\n1\norders 0 3\n");
+  {
+    auto m = Open(FileSystem::Default(), /*restore_high_watermarks=*/true);
+    EXPECT_EQ(m->Get({"orders", 0})->high_watermark(), Offset(3));
+    EXPECT_EQ(m->Get({"orders", 0})->log_end_offset(), Offset(5));
+    ASSERT_TRUE(m->Shutdown().ok());
+  }
+  auto m = Open();  // a single broker: everything it has is acknowledged
+  EXPECT_EQ(m->Get({"orders", 0})->high_watermark(), Offset(5));
 }
 
 TEST_F(LogManagerTest, UncleanStartRecoversFromCheckpoint) {
