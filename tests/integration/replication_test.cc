@@ -21,6 +21,7 @@
 #include "tests/replication/etcd_process.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/rdkafka.h"
+#include "tests/testing/rdkafka_group.h"
 #include "tests/testing/shell.h"
 
 namespace strata {
@@ -361,6 +362,47 @@ TEST_F(ReplicationTest, ControlledShutdownCostsTheProducerNothing) {
   std::vector<testing::Message> got = testing::Consume(
       Bootstrap(), "calm", {0, 1, 2}, 0, static_cast<size_t>(kPerPartition) * 3, 30'000);
   EXPECT_GE(got.size(), static_cast<size_t>(kPerPartition) * 3);
+}
+
+TEST_F(ReplicationTest, CommittedOffsetsSurviveTheirCoordinatorsDeath) {
+  StartCluster();
+  CreateTopic("events", 1, 2);
+  testing::Producer producer(ProducerConf(Bootstrap()));
+  for (int i = 0; i < 50; ++i) producer.Send("events", nullptr, absl::StrCat(i), 0);
+  ASSERT_EQ(producer.Flush(), 0);
+  {
+    testing::GroupConsumer c(Bootstrap(), "movers", {"events"});
+    ASSERT_TRUE(c.ok()) << c.error();
+    std::optional<testing::Message> last;
+    ASSERT_TRUE(Eventually([&] {
+      while (auto m = c.Poll(100)) last = m;
+      return last.has_value() && last->offset == 49;
+    }));
+    ASSERT_EQ(c.Commit(*last), RD_KAFKA_RESP_ERR_NO_ERROR);
+    c.Close();
+  }
+  // The coordinator is the leader of the group's __consumer_offsets partition.
+  auto describe = testing::Shell(
+      absl::StrCat(STRATA_BINARY, " group describe movers --bootstrap ", Bootstrap(), " 2>&1"));
+  size_t at = describe.out.find("Coordinator: ");
+  ASSERT_NE(at, std::string::npos) << describe.out;
+  const int32_t coordinator = std::stoi(describe.out.substr(at + 13));
+  Broker(coordinator).Kill();
+  std::vector<std::string> others;
+  for (int32_t id = 0; id < 3; ++id) {
+    if (id != coordinator) others.push_back(Broker(id).bootstrap());
+  }
+  testing::GroupConsumer after(absl::StrJoin(others, ","), "movers", {"events"});
+  std::optional<int64_t> committed;
+  EXPECT_TRUE(Eventually([&] {
+    committed = after.Committed(0);
+    return committed == 50;
+  })) << (committed ? *committed : -1);
+  auto moved = testing::Shell(absl::StrCat(STRATA_BINARY, " group describe movers --bootstrap ",
+                                           absl::StrJoin(others, ","), " 2>&1"));
+  EXPECT_EQ(moved.out.find(absl::StrCat("Coordinator: ", coordinator, " ")), std::string::npos)
+      << moved.out;
+  after.Close();
 }
 
 TEST_F(ReplicationTest, AnEtcdOutageDoesNotStopDataTraffic) {
