@@ -120,6 +120,9 @@ class Broker : public FrameHandler {
   // SIGTERM in a cluster: hands leadership away (controlled.shutdown.enable), stops the
   // controller and deregisters, so the cluster moves on before this broker stops serving.
   void LeaveCluster();
+  // The brokers registered now, read from the store (the watched view can lag a broker that
+  // just joined); the watched view if the store does not answer.
+  ClusterView FreshView();
 
   void Dispatch(RequestContext& ctx, std::span<uint8_t> frame, protocol::Reader& body);
   void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);

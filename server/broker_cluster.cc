@@ -146,12 +146,16 @@ void Broker::OnRoleChange(const TopicPartition& tp, Partition::Role role) {
   offsets_topic_->Reload(coordinator_.get(), tp.partition);
 }
 
+ClusterView Broker::FreshView() {
+  auto fresh = ReadClusterView(metadata_store_.get(), config_.metadata_root);
+  return fresh.ok() ? *fresh : membership_->View();
+}
+
 void Broker::LeaveCluster() {
   if (membership_ == nullptr) return;
   if (config_.controlled_shutdown) {
     replicas_->StopFetching();
-    auto fresh = ReadClusterView(metadata_store_.get(), config_.metadata_root);
-    ClusterView view = fresh.ok() ? *fresh : membership_->View();
+    ClusterView view = FreshView();
     auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root, config_.broker_id,
                                     view.BrokerIds(), view.controller_epoch);
     LOG_EVENT(Info, "broker.controlled_shutdown")

@@ -46,7 +46,7 @@ TopicChange Broker::CreateClusterTopic(const TopicRequest& t) {
   if (replicas_->Topic(t.name).has_value()) {
     return {ErrorCode::kTopicAlreadyExists, absl::StrCat("Topic '", t.name, "' already exists.")};
   }
-  ClusterView view = membership_->View();
+  ClusterView view = FreshView();
   std::vector<std::vector<int32_t>> assignment;
   if (!t.assignments.empty()) {
     for (const auto& replicas : t.assignments) {
@@ -111,7 +111,7 @@ absl::Status Broker::CreatePartitionsAnywhere(const std::string& name, int32_t t
   }
   if (total > 100000) return absl::InvalidArgumentError("too many partitions");
   const auto rf = static_cast<int32_t>(it->assignment.partitions.front().size());
-  ASSIGN_OR_RETURN(auto more, AssignReplicas(membership_->View().brokers, total - current, rf,
+  ASSIGN_OR_RETURN(auto more, AssignReplicas(FreshView().brokers, total - current, rf,
                                              RandomStart(), current));
   if (validate_only) return absl::OkStatus();
   RETURN_IF_ERROR(AddPartitionsState(metadata_store_.get(), config_.metadata_root, name,
@@ -152,6 +152,7 @@ CoordinatorAnswer Broker::CoordinatorFor(const std::string& key, int8_t key_type
   if (!topic.has_value()) {
     // Kafka's way: created at the first FindCoordinator, once enough brokers are up.
     const int16_t rf = config_.group.replication_factor;
+    if (static_cast<int64_t>(view.brokers.size()) < rf) view = FreshView();
     if (static_cast<int64_t>(view.brokers.size()) < rf) {
       return {ErrorCode::kCoordinatorNotAvailable,
               absl::StrCat(kOffsetsTopicName, " needs ", rf,

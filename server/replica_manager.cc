@@ -212,11 +212,25 @@ absl::Status ReplicaManager::SyncTopics(const std::vector<TopicRecord>& topics) 
           .Kv("error", adopted.status().ToString());
     }
   }
+  for (const TopicRecord& t : topics) seen_in_store_.insert(t.name);
   for (const TopicInfo& local : partitions_->Topics()) {
     bool in_store = std::any_of(topics.begin(), topics.end(),
                                 [&](const TopicRecord& t) { return t.name == local.name; });
     // __consumer_offsets exists locally before the cluster creates it (first FindCoordinator).
     if (in_store || local.name == kOffsetsTopicName) continue;
+    // Deleted from the cluster while we watched, or empty: it goes. A local topic with data the
+    // cluster never had (a single broker's data dir joining a cluster; a topic deleted while
+    // this broker was down) is kept on disk, not served, with a warning.
+    if (!seen_in_store_.count(local.name) && !IsEmpty(local)) {
+      if (warned_local_.insert(local.name).second) {
+        LOG_EVENT(Warn, "replicas.local_topic_kept")
+            .Kv("topic", local.name)
+            .Kv("message",
+                "this topic has data here but not in the cluster; it is not served. Delete its "
+                "partition directories, or move them away, to drop it");
+      }
+      continue;
+    }
     LOG_EVENT(Info, "replicas.topic_gone").Kv("topic", local.name);
     absl::Status s = partitions_->DeleteTopic(local.name);
     if (!s.ok() && !absl::IsNotFound(s)) {
@@ -224,6 +238,14 @@ absl::Status ReplicaManager::SyncTopics(const std::vector<TopicRecord>& topics) 
     }
   }
   return absl::OkStatus();
+}
+
+bool ReplicaManager::IsEmpty(const TopicInfo& topic) const {
+  for (int32_t p = 0; p < topic.partitions; ++p) {
+    auto part = partitions_->Get(topic.name, p);
+    if (part != nullptr && part->log().log_end_offset() > Offset(0)) return false;
+  }
+  return true;
 }
 
 void ReplicaManager::ApplyState(const PartitionRecord& rec, const ClusterView& view) {

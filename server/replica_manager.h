@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -144,6 +145,7 @@ class ReplicaManager : public AppendListener {
   absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Status SyncTopics(const std::vector<TopicRecord>& topics)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  bool IsEmpty(const TopicInfo& topic) const;
   void ApplyState(const PartitionRecord& rec, const ClusterView& view)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Partition> p)
@@ -182,6 +184,8 @@ class ReplicaManager : public AppendListener {
   std::map<int32_t, std::unique_ptr<ReplicaFetcher>> fetchers_ ABSL_GUARDED_BY(sync_mu_);
   std::map<int32_t, std::string> fetcher_address_ ABSL_GUARDED_BY(sync_mu_);
   bool leaving_ ABSL_GUARDED_BY(sync_mu_) = false;
+  std::set<std::string> seen_in_store_ ABSL_GUARDED_BY(sync_mu_);  // topics the cluster had
+  std::set<std::string> warned_local_ ABSL_GUARDED_BY(sync_mu_);
 
   absl::Mutex wake_mu_;
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -15,6 +15,7 @@
 #include "replication/etcd_store.h"
 #include "replication/partition_state.h"
 #include "tests/replication/etcd_process.h"
+#include "tests/replication/store_testing.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/shell.h"
 
@@ -22,6 +23,7 @@ namespace strata {
 namespace {
 
 using testing::BrokerProcess;
+using testing::Eventually;
 using testing::Shell;
 
 struct Status {
@@ -266,6 +268,61 @@ TEST_F(ClusterTest, DataDirOfAnotherClusterIsRefused) {
   EXPECT_FALSE(joined->ok());
   EXPECT_NE(joined->log().find("belongs to cluster " + own_id), std::string::npos) << joined->log();
   EXPECT_EQ(ClusterIdOf(standalone), own_id);  // untouched
+}
+
+bool HasData(const BrokerProcess& b, const std::string& partition_dir) {
+  auto size = FileSystem::Default()->FileSize(
+      absl::StrCat(b.data_dir(), "/", partition_dir, "/00000000000000000000.log"));
+  return size.ok() && *size > 0;
+}
+
+// A topic deleted through any broker goes from every replica's disk. One deleted while a
+// replica's broker was down is not the cluster's any more when that broker returns: it keeps
+// the data on disk (a warning says so) and serves none of it.
+TEST_F(ClusterTest, DeletedTopicsLeaveEveryReplicaAndAReturningBrokerKeepsItsCopyUnserved) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b0 = StartBroker(0), b1 = StartBroker(1);
+  ASSERT_TRUE(b0->ok() && b1->ok()) << b0->log() << b1->log();
+  ASSERT_EQ(WaitForStatus(etcd_.uri(), [](const Status& s) { return s.brokers == 2; }).brokers, 2);
+  const std::string both = absl::StrCat(b0->bootstrap(), ",", b1->bootstrap());
+  for (const char* topic : {"dropped", "orphaned"}) {
+    auto created = Shell(absl::StrCat(STRATA_BINARY, " topic create --bootstrap ", both,
+                                      " --topic ", topic, " --replication-factor 2 2>&1"));
+    ASSERT_EQ(created.exit_code, 0) << created.out;
+    auto produced = Shell(absl::StrCat("seq 1 20 | kcat -P -b ", both, " -t ", topic,
+                                       " -p 0 -X acks=all 2>&1"));
+    ASSERT_EQ(produced.exit_code, 0) << produced.out;
+    const std::string dir = absl::StrCat(topic, "-0");
+    ASSERT_TRUE(Eventually([&] { return HasData(*b0, dir) && HasData(*b1, dir); }));
+  }
+  auto deleted =
+      Shell(absl::StrCat(STRATA_BINARY, " topic delete --bootstrap ", both, " --topic dropped"));
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.out;
+  EXPECT_TRUE(Eventually([&] {
+    return !FileSystem::Default()->Exists(b0->data_dir() + "/dropped-0") &&
+           !FileSystem::Default()->Exists(b1->data_dir() + "/dropped-0");
+  }));
+
+  ASSERT_EQ(b0->Stop(), 0) << b0->log();
+  deleted = Shell(absl::StrCat(STRATA_BINARY, " topic delete --bootstrap ", b1->bootstrap(),
+                               " --topic orphaned"));
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.out;
+  EXPECT_TRUE(
+      Eventually([&] { return !FileSystem::Default()->Exists(b1->data_dir() + "/orphaned-0"); }));
+  b0->Start();
+  ASSERT_TRUE(b0->ok()) << b0->log();
+  EXPECT_TRUE(Eventually([&] {
+    return b0->log().find("replicas.local_topic_kept topic=orphaned") != std::string::npos;
+  })) << b0->log();
+  EXPECT_TRUE(HasData(*b0, "orphaned-0"));
+  auto listed =
+      Shell(absl::StrCat(STRATA_BINARY, " topic list --bootstrap ", b0->bootstrap(), " 2>&1"));
+  EXPECT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_EQ(listed.out.find("orphaned"), std::string::npos) << listed.out;
+  auto read = Shell(absl::StrCat("timeout 20 kcat -C -b ", b0->bootstrap(),
+                                 " -t orphaned -p 0 -o beginning -e -q -m 5 -X "
+                                 "allow.auto.create.topics=false 2>&1"));
+  EXPECT_EQ(read.out.find("\n1\n"), std::string::npos) << read.out;
 }
 
 TEST(ClusterNoEtcd, UnreachableStoreFailsStartupClearly) {
