@@ -111,8 +111,8 @@ absl::Status Broker::CreatePartitionsAnywhere(const std::string& name, int32_t t
   }
   if (total > 100000) return absl::InvalidArgumentError("too many partitions");
   const auto rf = static_cast<int32_t>(it->assignment.partitions.front().size());
-  ASSIGN_OR_RETURN(auto more, AssignReplicas(FreshView().brokers, total - current, rf,
-                                             RandomStart(), current));
+  ASSIGN_OR_RETURN(
+      auto more, AssignReplicas(FreshView().brokers, total - current, rf, RandomStart(), current));
   if (validate_only) return absl::OkStatus();
   RETURN_IF_ERROR(AddPartitionsState(metadata_store_.get(), config_.metadata_root, name,
                                      it->mod_revision, more));

@@ -289,8 +289,8 @@ TEST_F(ClusterTest, DeletedTopicsLeaveEveryReplicaAndAReturningBrokerKeepsItsCop
     auto created = Shell(absl::StrCat(STRATA_BINARY, " topic create --bootstrap ", both,
                                       " --topic ", topic, " --replication-factor 2 2>&1"));
     ASSERT_EQ(created.exit_code, 0) << created.out;
-    auto produced = Shell(absl::StrCat("seq 1 20 | kcat -P -b ", both, " -t ", topic,
-                                       " -p 0 -X acks=all 2>&1"));
+    auto produced = Shell(
+        absl::StrCat("seq 1 20 | kcat -P -b ", both, " -t ", topic, " -p 0 -X acks=all 2>&1"));
     ASSERT_EQ(produced.exit_code, 0) << produced.out;
     const std::string dir = absl::StrCat(topic, "-0");
     ASSERT_TRUE(Eventually([&] { return HasData(*b0, dir) && HasData(*b1, dir); }));
