@@ -295,7 +295,9 @@ TEST_F(ReplicationTest, TooSmallAnIsrRefusesAcksAll) {
 }
 
 TEST_F(ReplicationTest, ACrashedLeaderCutsItsUnreplicatedTailOnReturn) {
-  StartCluster({"replica.lag.time.max.ms=20000"});
+  // The paused followers must stay alive to the controller through the pause (sessions longer
+  // than it): were they dropped from the ISR, the leader alone would commit the tail.
+  StartCluster({"replica.lag.time.max.ms=20000", "broker.session.timeout.ms=10000"});
   CreateTopic("tail", 1, 1);
   testing::Producer acked(ProducerConf(Bootstrap()));
   for (int i = 0; i < 100; ++i) acked.Send("tail", nullptr, absl::StrCat("acked-", i), 0);
@@ -315,6 +317,14 @@ TEST_F(ReplicationTest, ACrashedLeaderCutsItsUnreplicatedTailOnReturn) {
   testing::Producer lossy(conf);
   for (int i = 0; i < 50; ++i) lossy.Send("tail", nullptr, absl::StrCat("lost-", i), 0);
   ASSERT_EQ(lossy.Flush(), 0);
+  // Written on the leader only: above the high watermark, so no consumer sees it, and the
+  // latest offset a consumer is told is still 100.
+  std::vector<testing::Message> visible =
+      testing::Consume(Broker(old_leader).bootstrap(), "tail", {0}, 0, 150, 1500);
+  EXPECT_EQ(visible.size(), 100u);
+  auto latest = testing::Shell(absl::StrCat("kcat -Q -b ", Broker(old_leader).bootstrap(),
+                                             " -t tail:0:-1 2>&1"));
+  EXPECT_NE(latest.out.find("tail [0] offset 100"), std::string::npos) << latest.out;
   Broker(old_leader).Kill();
   for (int32_t id : r.replicas) {
     if (id != old_leader) Broker(id).Resume();
