@@ -40,28 +40,27 @@ absl::StatusOr<std::map<TopicPartition, Offset>> LogManager::ReadOffsets(const c
   return ReadOffsetCheckpoint(fs_, JoinPath(options_.data_dir, name));
 }
 
+std::map<TopicPartition, Offset> LogManager::ReadOffsetsOrNone(const char* name) {
+  auto offsets = ReadOffsets(name);
+  if (offsets.ok()) return *std::move(offsets);
+  LOG_EVENT(Warn, "log_manager.checkpoint_unreadable")
+      .Kv("file", name)
+      .Kv("error", offsets.status().message());
+  return {};
+}
+
 absl::Status LogManager::WriteOffsets(const char* name,
                                       const std::map<TopicPartition, Offset>& offsets) {
   return WriteOffsetCheckpoint(fs_, JoinPath(options_.data_dir, name), offsets);
 }
 
 absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartition&)>& configs) {
-  auto recovery_points = ReadOffsets(kRecoveryPointFile);
-  if (!recovery_points.ok()) {
-    LOG_EVENT(Warn, "log_manager.checkpoint_unreadable")
-        .Kv("file", kRecoveryPointFile)
-        .Kv("error", recovery_points.status().message());
-    recovery_points = std::map<TopicPartition, Offset>();  // recover everything
-  }
+  // Unreadable, these are empty: every partition is recovered from its start, and a replica's
+  // high watermark starts at its log start.
+  auto recovery_points = ReadOffsetsOrNone(kRecoveryPointFile);
+  auto high_watermarks = ReadOffsetsOrNone(kHighWatermarkFile);
   auto log_starts = ReadOffsets(kLogStartFile);
   if (!log_starts.ok()) return log_starts.status();  // losing it would resurrect deleted records
-  auto high_watermarks = ReadOffsets(kHighWatermarkFile);
-  if (!high_watermarks.ok()) {
-    LOG_EVENT(Warn, "log_manager.checkpoint_unreadable")
-        .Kv("file", kHighWatermarkFile)
-        .Kv("error", high_watermarks.status().message());
-    high_watermarks = std::map<TopicPartition, Offset>();  // start at the log ends
-  }
   ASSIGN_OR_RETURN(auto names, fs_->ListDir(options_.data_dir));
   int64_t start_ms = clock_->MonotonicMs();
   for (const auto& name : names) {
@@ -79,18 +78,21 @@ absl::Status LogManager::LoadAll(const std::function<LogConfig(const TopicPartit
       continue;
     }
     TopicPartition tp{parsed->first, parsed->second};
-    auto rp = recovery_points->find(tp);
+    auto rp = recovery_points.find(tp);
     auto ls = log_starts->find(tp);
     LogOpenOptions open_options{
-        .recovery_point = rp == recovery_points->end() ? Offset(0) : rp->second,
+        .recovery_point = rp == recovery_points.end() ? Offset(0) : rp->second,
         .log_start_offset = ls == log_starts->end() ? Offset(0) : ls->second,
-        .clean_shutdown = clean_shutdown_ && rp != recovery_points->end(),
+        .clean_shutdown = clean_shutdown_ && rp != recovery_points.end(),
         .checkpoint_now = [this] { return WriteCheckpoints(); }};
     ASSIGN_OR_RETURN(auto log, Log::Open(fs_, path, configs(tp), clock_, open_options));
-    auto hw = high_watermarks->find(tp);
-    if (options_.restore_high_watermarks && hw != high_watermarks->end()) {
+    if (options_.restore_high_watermarks) {
+      // Replicated: only a checkpointed mark is known to be committed. A partition without one
+      // (created after the last checkpoint) starts at its log start, never at its log end,
+      // which may hold records no other replica has.
+      auto hw = high_watermarks.find(tp);
       log->set_high_watermark_follows_end(false);
-      log->SetHighWatermark(hw->second);  // at most the log end
+      log->SetHighWatermark(hw != high_watermarks.end() ? hw->second : log->log_start_offset());
     }
     absl::MutexLock lock(&mu_);
     logs_[tp] = std::move(log);

@@ -55,7 +55,7 @@ class LogManager {
     CleanerManager::Options cleaner;                // log.cleaner.*
     // Replication (cluster mode): a loaded log's high watermark is the checkpointed one (at most
     // its log end) instead of its log end, so a restarted replica does not expose records the
-    // ISR may not have had. Partitions without an entry start at their log end.
+    // ISR may not have had. Partitions without an entry start at their log start offset.
     bool restore_high_watermarks = false;
   };
   static constexpr char kRecoveryPointFile[] = "recovery-point-offset-checkpoint";
@@ -94,6 +94,8 @@ class LogManager {
   LogManager(FileSystem* fs, Options options, Clock* clock);
   absl::Status LoadAll(const std::function<LogConfig(const TopicPartition&)>& configs);
   absl::StatusOr<std::map<TopicPartition, Offset>> ReadOffsets(const char* name);
+  // ReadOffsets, or no entries (logged) when the file is unreadable.
+  std::map<TopicPartition, Offset> ReadOffsetsOrNone(const char* name);
   absl::Status WriteOffsets(const char* name, const std::map<TopicPartition, Offset>& offsets);
   void BackgroundLoop();
   std::vector<std::pair<TopicPartition, std::shared_ptr<Log>>> Snapshot() const;

@@ -266,7 +266,7 @@ void ReplicaFetcher::Apply(const Key& key, uint64_t generation, int16_t error,
   s.status.error.clear();
 }
 
-absl::Status ReplicaFetcher::FetchRound(client::Connection& conn) {
+protocol::FetchRequest ReplicaFetcher::BuildRequest(std::map<Key, uint64_t>* generations) {
   protocol::FetchRequest req;
   req.replica_id = options_.replica_id;
   req.max_wait_ms = options_.max_wait_ms;
@@ -274,27 +274,30 @@ absl::Status ReplicaFetcher::FetchRound(client::Connection& conn) {
   req.max_bytes = options_.max_bytes;
   req.session_id = 0;
   req.session_epoch = -1;
-  std::map<Key, uint64_t> generations;
-  {
-    absl::MutexLock lock(&mu_);
-    const int64_t now = NowMs();
-    for (auto& [key, s] : partitions_) {
-      if (s.parked || s.needs_truncation || now < s.retry_at_ms) continue;
-      generations[key] = s.generation;
-      auto topic = std::find_if(req.topics.begin(), req.topics.end(),
-                                [&](const auto& t) { return t.topic == key.first; });
-      if (topic == req.topics.end()) {
-        req.topics.push_back({.topic = key.first, .topic_id = {}, .partitions = {}});
-        topic = req.topics.end() - 1;
-      }
-      topic->partitions.push_back({.partition = key.second,
-                                   .current_leader_epoch = s.p.leader_epoch,
-                                   .fetch_offset = s.p.log->log_end_offset().value(),
-                                   .last_fetched_epoch = -1,
-                                   .log_start_offset = s.p.log->log_start_offset().value(),
-                                   .partition_max_bytes = options_.partition_max_bytes});
+  absl::MutexLock lock(&mu_);
+  const int64_t now = NowMs();
+  for (auto& [key, s] : partitions_) {
+    if (s.parked || s.needs_truncation || now < s.retry_at_ms) continue;
+    (*generations)[key] = s.generation;
+    auto topic = std::find_if(req.topics.begin(), req.topics.end(),
+                              [&](const auto& t) { return t.topic == key.first; });
+    if (topic == req.topics.end()) {
+      req.topics.push_back({.topic = key.first, .topic_id = {}, .partitions = {}});
+      topic = req.topics.end() - 1;
     }
+    topic->partitions.push_back({.partition = key.second,
+                                 .current_leader_epoch = s.p.leader_epoch,
+                                 .fetch_offset = s.p.log->log_end_offset().value(),
+                                 .last_fetched_epoch = -1,
+                                 .log_start_offset = s.p.log->log_start_offset().value(),
+                                 .partition_max_bytes = options_.partition_max_bytes});
   }
+  return req;
+}
+
+absl::Status ReplicaFetcher::FetchRound(client::Connection& conn) {
+  std::map<Key, uint64_t> generations;
+  protocol::FetchRequest req = BuildRequest(&generations);
   if (req.topics.empty()) {
     absl::MutexLock lock(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };

@@ -42,6 +42,10 @@
 
 namespace strata {
 
+namespace protocol {
+struct FetchRequest;
+}  // namespace protocol
+
 class ReplicaFetcher {
  public:
   struct Options {
@@ -94,6 +98,9 @@ class ReplicaFetcher {
 
   absl::StatusOr<std::shared_ptr<client::Connection>> Connected();
   absl::Status Truncate(client::Connection& conn, const Key& key, State& s);
+  // One Fetch of every partition ready for it (not parked, truncated, not backing off), and
+  // the generation each was asked at.
+  protocol::FetchRequest BuildRequest(std::map<Key, uint64_t>* generations);
   absl::Status FetchRound(client::Connection& conn);
   // Applies one partition's fetch response (records, high watermark, error) if the partition
   // is still at `generation`.

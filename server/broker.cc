@@ -108,12 +108,15 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
                                                      .reactors = b->config_.network_threads,
                                                      .limits = limits},
                                       b.get());
-  RETURN_IF_ERROR(b->network_->Start());
+  // Bound first (the port is registered in a cluster), serving only once the broker has joined
+  // it: until then it knows no roles, and clients that connect wait in the backlog.
+  RETURN_IF_ERROR(b->network_->Bind());
   b->partitions_->StartBackground();
   HostPort advertised = b->config_.advertised_or_listen();
   if (advertised.port == 0) advertised.port = b->network_->port();
   b->config_.advertised = advertised;
   RETURN_IF_ERROR(b->JoinCluster());
+  RETURN_IF_ERROR(b->network_->Start());
   LOG_EVENT(Info, "broker.started")
       .Kv("broker_id", b->config_.broker_id)
       .Kv("listen", HostPort{b->config_.listen.host, b->network_->port()}.ToString())
@@ -192,7 +195,12 @@ void Broker::Dispatch(RequestContext& ctx, std::span<uint8_t>, protocol::Reader&
     return Reject(ctx, absl::InvalidArgumentError(range == nullptr ? "unsupported API key"
                                                                    : "unsupported API version"));
   }
-  switch (static_cast<ApiKey>(key)) {
+  if (WritesClusterMetadata(static_cast<ApiKey>(key)) && DeferToAdminThread(ctx, r)) return;
+  Route(ctx, r);
+}
+
+void Broker::Route(RequestContext& ctx, protocol::Reader& r) {
+  switch (static_cast<ApiKey>(ctx.header.api_key)) {
     case ApiKey::kApiVersions:
       return HandleApiVersions(ctx, r);
     case ApiKey::kMetadata:
@@ -272,22 +280,27 @@ bool Broker::MaybeAutoCreate(const std::string& topic, bool allowed) {
   return false;
 }
 
-void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
-  protocol::MetadataRequest req;
-  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
-  protocol::MetadataResponse resp;
+std::vector<int32_t> Broker::FillBrokers(protocol::MetadataResponse& resp) {
   resp.cluster_id = cluster_id_;
-  std::vector<int32_t> alive;  // cluster mode: the live brokers
-  if (membership_ != nullptr) {
-    ClusterView view = membership_->View();
-    alive = view.BrokerIds();
-    resp.controller_id = view.controller_id;
-    for (const BrokerInfo& b : view.brokers) resp.brokers.push_back({b.id, b.host, b.port, b.rack});
-  } else {
+  if (membership_ == nullptr) {
     const HostPort& self = config_.advertised;
     resp.brokers.push_back({config_.broker_id, self.host, self.port, std::nullopt});
     resp.controller_id = config_.broker_id;
+    return {};
   }
+  ClusterView view = membership_->View();
+  resp.controller_id = view.controller_id;
+  for (const BrokerInfo& b : view.brokers) resp.brokers.push_back({b.id, b.host, b.port, b.rack});
+  return view.BrokerIds();
+}
+
+void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
+  const protocol::Reader body = r;
+  protocol::MetadataRequest req;
+  if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  if (NeedsClusterAutoCreate(ctx, req) && DeferToAdminThread(ctx, body)) return;
+  protocol::MetadataResponse resp;
+  const std::vector<int32_t> alive = FillBrokers(resp);
   std::vector<std::string> names;
   // v0: an empty list means all topics; v1+: null means all, empty means none.
   bool all = !req.topics.has_value() || (ctx.version() == 0 && req.topics->empty());
@@ -337,8 +350,14 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
 // __consumer_offsets is loaded shows in the group requests); in a cluster the leader of the
 // group's partition does. Transactions have no coordinator.
 void Broker::HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r) {
+  const protocol::Reader body = r;
   protocol::FindCoordinatorRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
+  // Cluster mode: the first one creates __consumer_offsets, on the admin thread.
+  if (replicas_ != nullptr && req.key_type == 0 && !replicas_->Topic(kOffsetsTopicName) &&
+      DeferToAdminThread(ctx, body)) {
+    return;
+  }
   protocol::FindCoordinatorResponse resp;
   if (ctx.version() < 4) {
     CoordinatorAnswer a = CoordinatorFor(req.key, req.key_type);

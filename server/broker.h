@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 
@@ -123,9 +124,23 @@ class Broker : public FrameHandler {
   // The brokers registered now, read from the store (the watched view can lag a broker that
   // just joined); the watched view if the store does not answer.
   ClusterView FreshView();
+  // Whether a Fetch or ListOffsets with `replica_id` reads up to the log end: a follower the
+  // partition's assignment names (single broker: any replica id, the log end is the high
+  // watermark). Consumers, and clients claiming a replica id they are not, stop at the high
+  // watermark.
+  bool ReadsToLogEnd(const TopicPartition& tp, int32_t replica_id) const;
 
   void Dispatch(RequestContext& ctx, std::span<uint8_t> frame, protocol::Reader& body);
+  // The handler of the request's API key.
+  void Route(RequestContext& ctx, protocol::Reader& body);
+  // Cluster mode, on a reactor: copies the request body not read yet and runs the request on
+  // the admin thread instead (Route there); returns false on a single broker or when already
+  // on the admin thread (the caller goes on).
+  bool DeferToAdminThread(const RequestContext& ctx, const protocol::Reader& body);
+  static bool WritesClusterMetadata(protocol::ApiKey key);
   void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);
+  // Metadata's cluster id, controller and brokers; returns the live broker ids in a cluster.
+  std::vector<int32_t> FillBrokers(protocol::MetadataResponse& resp);
   void HandleMetadata(RequestContext& ctx, protocol::Reader& r);
   void HandleDescribeCluster(RequestContext& ctx, protocol::Reader& r);
   void HandleFindCoordinator(RequestContext& ctx, protocol::Reader& r);
@@ -137,6 +152,11 @@ class Broker : public FrameHandler {
   struct PendingProduce;
   void AwaitReplication(const RequestContext& ctx, protocol::ProduceResponse resp,
                         std::vector<ProduceWait> waits, int64_t timeout_ms);
+  // After the appends: flushes what the flush policy wants durable first, then replies (or
+  // waits for replication).
+  void FinishProduce(const RequestContext& ctx, protocol::ProduceResponse resp,
+                     std::vector<FlushService::Item> to_flush, std::vector<ProduceWait> waits,
+                     int64_t timeout_ms);
   void HandleInitProducerId(RequestContext& ctx, protocol::Reader& r);
   void HandleFetch(RequestContext& ctx, protocol::Reader& r);
   void HandleListOffsets(RequestContext& ctx, protocol::Reader& r);
@@ -165,7 +185,13 @@ class Broker : public FrameHandler {
   // Single broker: the local PartitionManager; cluster: the metadata store.
   absl::Status DeleteTopicAnywhere(const std::string& name);
   absl::Status CreatePartitionsAnywhere(const std::string& name, int32_t total, bool validate_only);
+  // Auto-creation in a cluster: synchronous on the admin thread; elsewhere queued there, and
+  // false (the topic does not exist yet).
   bool ClusterAutoCreate(const std::string& topic, bool allowed);
+  // A Metadata request in a cluster that names a topic to auto-create (it goes to the admin
+  // thread).
+  bool NeedsClusterAutoCreate(const RequestContext& ctx,
+                              const protocol::MetadataRequest& req) const;
   CoordinatorAnswer CoordinatorFor(const std::string& key, int8_t key_type);
   // Metadata in a cluster: one topic's partitions as the store has them.
   void FillClusterTopic(protocol::MetadataResponse::MetadataResponseTopic& topic,
@@ -208,6 +234,12 @@ class Broker : public FrameHandler {
   std::unique_ptr<ThreadScheduler> scheduler_;
   std::unique_ptr<GroupCoordinator> coordinator_;
   std::unique_ptr<NetworkServer> network_;
+  // Cluster mode: requests that write the metadata store (topic changes, auto-creation, the
+  // first FindCoordinator) run on this thread, one at a time, never on a reactor, so that a
+  // slow or unreachable store cannot stall the other connections of a reactor.
+  std::unique_ptr<ThreadScheduler> admin_;
+  absl::Mutex auto_create_mu_;
+  std::set<std::string> auto_creating_ ABSL_GUARDED_BY(auto_create_mu_);  // queued on admin_
   bool shut_down_ = false;
   std::atomic<bool> shutting_down_{false};  // new fetches answer at once instead of parking
 };

@@ -11,6 +11,9 @@
 #include "server/broker.h"
 
 namespace strata::server {
+
+using protocol::ErrorCode;
+
 namespace {
 
 std::string NewClusterId() {
@@ -29,7 +32,60 @@ absl::StatusOr<std::string> SharedClusterId(MetadataStore* store, const std::str
   return r.current->value;
 }
 
+thread_local bool on_admin_thread = false;
+
 }  // namespace
+
+bool Broker::WritesClusterMetadata(protocol::ApiKey key) {
+  using protocol::ApiKey;
+  return key == ApiKey::kCreateTopics || key == ApiKey::kDeleteTopics ||
+         key == ApiKey::kCreatePartitions || key == ApiKey::kAlterConfigs ||
+         key == ApiKey::kIncrementalAlterConfigs;
+}
+
+bool Broker::DeferToAdminThread(const RequestContext& ctx, const protocol::Reader& body) {
+  if (admin_ == nullptr || on_admin_thread) return false;
+  auto copy = std::make_shared<std::vector<uint8_t>>(body.rest().begin(), body.rest().end());
+  admin_->Schedule(0, [this, c = ctx, copy]() mutable {
+    on_admin_thread = true;
+    protocol::Reader r(*copy);
+    Route(c, r);
+  });
+  return true;
+}
+
+bool Broker::NeedsClusterAutoCreate(const RequestContext& ctx,
+                                    const protocol::MetadataRequest& req) const {
+  if (replicas_ == nullptr || !config_.auto_create_topics || !req.topics.has_value()) return false;
+  if (ctx.version() >= 4 && !req.allow_auto_topic_creation) return false;
+  for (const auto& t : *req.topics) {
+    const std::string name = t.name.value_or("");
+    if (ValidateTopicName(name).ok() && !replicas_->Topic(name).has_value()) return true;
+  }
+  return false;
+}
+
+bool Broker::ClusterAutoCreate(const std::string& topic, bool allowed) {
+  if (replicas_->Topic(topic).has_value()) return true;
+  if (!allowed || !config_.auto_create_topics) return false;
+  if (!on_admin_thread) {
+    // On a reactor (Produce): queued, and "unknown" for now; the client asks again.
+    absl::MutexLock lock(&auto_create_mu_);
+    if (auto_creating_.insert(topic).second) {
+      admin_->Schedule(0, [this, topic] {
+        on_admin_thread = true;
+        ClusterAutoCreate(topic, true);
+        absl::MutexLock l(&auto_create_mu_);
+        auto_creating_.erase(topic);
+      });
+    }
+    return false;
+  }
+  TopicChange c = CreateClusterTopic({.name = topic, .partitions = config_.num_partitions});
+  if (c.error == ErrorCode::kNone || c.error == ErrorCode::kTopicAlreadyExists) return true;
+  LOG_EVENT(Warn, "topic.auto_create_failed").Kv("topic", topic).Kv("error", c.message);
+  return false;
+}
 
 absl::Status Broker::OpenClusterStore() {
   if (config_.metadata == "embedded") return absl::OkStatus();
@@ -95,6 +151,7 @@ absl::Status Broker::JoinCluster() {
   // A restarted broker waits for its crashed predecessor's session to run out.
   options.registration_wait_ms = config_.broker_session_timeout_ms + 5'000;
   ASSIGN_OR_RETURN(membership_, ClusterMembership::Start(metadata_store_.get(), options));
+  admin_ = std::make_unique<ThreadScheduler>(Clock::System());
   ReplicaManager::Options replica_options{
       .self = config_.broker_id,
       .root = config_.metadata_root,
@@ -109,11 +166,11 @@ absl::Status Broker::JoinCluster() {
                                                partitions_.get(), replica_options);
   replicas_->set_role_listener(
       [this](const TopicPartition& tp, Partition::Role role) { OnRoleChange(tp, role); });
-  offsets_topic_->set_replication_wait([this](const TopicPartition& tp, Offset end,
-                                              std::function<void(absl::Status)> done) {
+  offsets_topic_->set_replication_wait([this](const TopicPartition& tp, LeaderEpoch epoch,
+                                              Offset end, std::function<void(absl::Status)> done) {
     auto config = partitions_->EffectiveConfig(tp.topic);
     replicas_->WaitForAcks(
-        tp, end, config.ok() ? config->min_insync_replicas : 1,
+        tp, epoch, end, config.ok() ? config->min_insync_replicas : 1,
         config_.group.offset_commit_timeout_ms, [done = std::move(done)](protocol::ErrorCode e) {
           done(e == protocol::ErrorCode::kNone ? absl::OkStatus()
                                                : absl::UnavailableError(protocol::ErrorName(e)));
@@ -146,6 +203,11 @@ void Broker::OnRoleChange(const TopicPartition& tp, Partition::Role role) {
   offsets_topic_->Reload(coordinator_.get(), tp.partition);
 }
 
+bool Broker::ReadsToLogEnd(const TopicPartition& tp, int32_t replica_id) const {
+  if (replica_id < 0) return false;
+  return replicas_ == nullptr || replicas_->IsFollower(tp, replica_id);
+}
+
 ClusterView Broker::FreshView() {
   auto fresh = ReadClusterView(metadata_store_.get(), config_.metadata_root);
   return fresh.ok() ? *fresh : membership_->View();
@@ -153,6 +215,8 @@ ClusterView Broker::FreshView() {
 
 void Broker::LeaveCluster() {
   if (membership_ == nullptr) return;
+  // Topic changes in progress finish; queued ones are dropped (their connections close).
+  if (admin_ != nullptr) admin_->Stop();
   if (config_.controlled_shutdown) {
     replicas_->StopFetching();
     ClusterView view = FreshView();

@@ -149,7 +149,8 @@ FetchResult DelayedFetch::Evaluate(Broker* broker, const protocol::FetchRequest&
       // KIP-74: the first partition with data returns at least one whole batch.
       bool first = out.bytes == 0;
       // Followers copy everything the leader has; consumers see what the ISR has.
-      Offset up_to = req.replica_id >= 0 ? log.log_end_offset() : log.high_watermark();
+      Offset up_to = broker->ReadsToLogEnd(partition->tp(), req.replica_id) ? log.log_end_offset()
+                                                                            : log.high_watermark();
       auto read = log.Read(Offset(p.fetch_offset), max, up_to, first);
       pr.high_watermark = log.high_watermark().value();
       pr.last_stable_offset = pr.high_watermark;
@@ -225,6 +226,28 @@ void Broker::ExpireDelayedFetches() {
   }
 }
 
+namespace {
+
+// ListOffsets for one partition: -1 latest, -2 earliest, -3 the largest timestamp (KIP-734), else
+// the first record at or after the timestamp. A consumer (not `to_log_end`) learns only of
+// offsets below the high watermark, as in Kafka.
+absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> LookUpOffset(Log& log,
+                                                                           int64_t timestamp,
+                                                                           bool to_log_end) {
+  const Offset visible_end = to_log_end ? log.log_end_offset() : log.high_watermark();
+  if (timestamp == -1) return std::optional(std::make_pair(TimestampMs{-1}, visible_end));
+  if (timestamp == -2)
+    return std::optional(std::make_pair(TimestampMs{-1}, log.log_start_offset()));
+  absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> found =
+      timestamp == -3 ? log.FindMaxTimestamp() : log.FindOffsetByTimestamp(timestamp);
+  if (found.ok() && found->has_value() && (*found)->second >= visible_end) {
+    return std::optional<std::pair<TimestampMs, Offset>>();
+  }
+  return found;
+}
+
+}  // namespace
+
 void Broker::HandleListOffsets(RequestContext& ctx, protocol::Reader& r) {
   protocol::ListOffsetsRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
@@ -248,17 +271,7 @@ void Broker::HandleListOffsets(RequestContext& ctx, protocol::Reader& r) {
         continue;
       }
       Log& log = partition->log();
-      absl::StatusOr<std::optional<std::pair<TimestampMs, Offset>>> found;
-      if (p.timestamp == -1) {  // latest: what consumers may read (followers: the log end)
-        found = std::optional(std::make_pair(
-            TimestampMs{-1}, req.replica_id >= 0 ? log.log_end_offset() : log.high_watermark()));
-      } else if (p.timestamp == -2) {  // earliest
-        found = std::optional(std::make_pair(TimestampMs{-1}, log.log_start_offset()));
-      } else if (p.timestamp == -3) {  // the record with the largest timestamp (KIP-734)
-        found = log.FindMaxTimestamp();
-      } else {
-        found = log.FindOffsetByTimestamp(p.timestamp);
-      }
+      auto found = LookUpOffset(log, p.timestamp, ReadsToLogEnd(partition->tp(), req.replica_id));
       if (!found.ok()) {
         pr.error_code = Code(ErrorCode::kKafkaStorageError);
         continue;

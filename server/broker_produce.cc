@@ -17,6 +17,7 @@ struct PartitionResult {
   ErrorCode error = ErrorCode::kNone;
   std::string message;
   AppendInfo info;
+  LeaderEpoch epoch{0};  // the leadership the batch was appended under
 };
 
 namespace {
@@ -111,6 +112,7 @@ struct ProduceWait {
   size_t topic = 0;
   size_t partition = 0;
   TopicPartition tp;
+  LeaderEpoch epoch{0};
   Offset end;
   int32_t min_insync = 1;
 };
@@ -134,7 +136,7 @@ void Broker::AwaitReplication(const RequestContext& ctx, protocol::ProduceRespon
     pending->remaining = waits.size();
   }
   for (const ProduceWait& w : waits) {
-    replicas_->WaitForAcks(w.tp, w.end, w.min_insync, timeout_ms, [this, pending, w](ErrorCode e) {
+    auto answer = [this, pending, w](ErrorCode e) {
       absl::MutexLock lock(&pending->mu);
       auto& pr = pending->resp.responses[w.topic].partition_responses[w.partition];
       if (e != ErrorCode::kNone && pr.error_code == Code(ErrorCode::kNone)) {
@@ -145,7 +147,8 @@ void Broker::AwaitReplication(const RequestContext& ctx, protocol::ProduceRespon
             .Kv("error", protocol::ErrorName(e));
       }
       if (--pending->remaining == 0) Reply(pending->ctx, pending->resp);
-    });
+    };
+    replicas_->WaitForAcks(w.tp, w.epoch, w.end, w.min_insync, timeout_ms, std::move(answer));
   }
 }
 
@@ -167,12 +170,53 @@ PartitionResult Broker::ProduceToPartition(const RequestContext& ctx, Partition&
   // The records view points into the connection's receive buffer, which is writable: the
   // leader stamps base offset and epoch in place (no copy).
   std::span<uint8_t> bytes(const_cast<uint8_t*>(records.bytes.data()), records.bytes.size());
-  auto info = partition.log().Append(bytes, {.leader_epoch = partition.leader_epoch()});
+  result.epoch = partition.leader_epoch();
+  auto info = partition.log().Append(bytes, {.leader_epoch = result.epoch});
   if (!info.ok()) return {AppendErrorCode(info.status()), std::string(info.status().message()), {}};
   result.info = *info;
   if (!info->duplicate) partition.NotifyAppend();
   return result;
 }
+
+namespace {
+
+// Why a partition of a Produce request is refused before its records are looked at, if it is.
+std::optional<PartitionResult> Refusal(int16_t version, const protocol::ProduceRequest& req,
+                                       const std::string& topic, const Partition* partition) {
+  if (version < 3) {
+    return PartitionResult{ErrorCode::kUnsupportedForMessageFormat,
+                           "Produce v0-2 (message format v0/v1) is not supported"};
+  }
+  if (req.transactional_id.has_value()) {
+    return PartitionResult{ErrorCode::kTransactionalIdAuthorizationFailed,
+                           "transactions are not supported"};
+  }
+  if (IsInternalTopic(topic)) {
+    return PartitionResult{ErrorCode::kInvalidTopicException,
+                           topic + " is an internal topic; only the broker writes to it"};
+  }
+  if (partition == nullptr) return PartitionResult{ErrorCode::kUnknownTopicOrPartition, ""};
+  return std::nullopt;
+}
+
+template <typename PartitionResponse>
+void FillResponse(PartitionResponse& pr, const PartitionResult& result, const std::string& topic) {
+  pr.error_code = Code(result.error);
+  if (!result.message.empty()) pr.error_message = result.message;
+  if (result.error == ErrorCode::kNone) {
+    pr.base_offset = result.info.first_offset.value();
+    pr.log_append_time_ms = result.info.log_append_time;
+    pr.log_start_offset = result.info.log_start_offset.value();
+  } else if (result.error != ErrorCode::kUnknownTopicOrPartition) {
+    LOG_EVENT(Debug, "produce.partition_error")
+        .Kv("topic", topic)
+        .Kv("partition", pr.index)
+        .Kv("error", protocol::ErrorName(result.error))
+        .Kv("message", result.message);
+  }
+}
+
+}  // namespace
 
 void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
   protocol::ProduceRequest req;
@@ -191,54 +235,32 @@ void Broker::HandleProduce(RequestContext& ctx, protocol::Reader& r) {
       pr.base_offset = -1;
       pr.log_append_time_ms = -1;
       pr.log_start_offset = -1;
-      PartitionResult result;
       std::shared_ptr<Partition> partition =
           exists ? partitions_->Get(topic.name, part.index) : nullptr;
-      if (ctx.version() < 3) {
-        result = {ErrorCode::kUnsupportedForMessageFormat,
-                  "Produce v0-2 (message format v0/v1) is not supported",
-                  {}};
-      } else if (req.transactional_id.has_value()) {
-        result = {
-            ErrorCode::kTransactionalIdAuthorizationFailed, "transactions are not supported", {}};
-      } else if (IsInternalTopic(topic.name)) {
-        result = {ErrorCode::kInvalidTopicException,
-                  topic.name + " is an internal topic; only the broker writes to it",
-                  {}};
-      } else if (partition == nullptr) {
-        result = {ErrorCode::kUnknownTopicOrPartition, "", {}};
-      } else {
+      std::optional<PartitionResult> result =
+          Refusal(ctx.version(), req, topic.name, partition.get());
+      if (!result.has_value()) {
         result = ProduceToPartition(ctx, *partition, part.records, req.acks, now);
-        if (result.error == ErrorCode::kNone && result.info.flush_due) {
-          to_flush.push_back(
-              {std::shared_ptr<Log>(partition, &partition->log()), result.info.last_offset + 1});
+        const Offset end = result->info.last_offset + 1;
+        if (result->error == ErrorCode::kNone && result->info.flush_due) {
+          to_flush.push_back({std::shared_ptr<Log>(partition, &partition->log()), end});
         }
-        if (result.error == ErrorCode::kNone && req.acks == -1 && replicas_ != nullptr) {
+        if (result->error == ErrorCode::kNone && req.acks == -1 && replicas_ != nullptr) {
           waits.push_back({resp.responses.size() - 1, tr.partition_responses.size() - 1,
-                           partition->tp(), result.info.last_offset + 1,
+                           partition->tp(), result->epoch, end,
                            partition->log().config().min_insync_replicas});
         }
       }
-      pr.error_code = Code(result.error);
-      if (!result.message.empty()) pr.error_message = result.message;
-      if (result.error == ErrorCode::kNone) {
-        pr.base_offset = result.info.first_offset.value();
-        pr.log_append_time_ms = result.info.log_append_time;
-        pr.log_start_offset = result.info.log_start_offset.value();
-      } else if (result.error != ErrorCode::kUnknownTopicOrPartition) {
-        LOG_EVENT(Debug, "produce.partition_error")
-            .Kv("topic", topic.name)
-            .Kv("partition", part.index)
-            .Kv("error", protocol::ErrorName(result.error))
-            .Kv("message", result.message);
-      }
+      FillResponse(pr, *result, topic.name);
     }
   }
-  if (req.acks == 0) {
-    ctx.responder.Send(Response::None());
-    return;
-  }
-  const int64_t timeout_ms = req.timeout_ms;
+  if (req.acks == 0) return ctx.responder.Send(Response::None());
+  FinishProduce(ctx, std::move(resp), std::move(to_flush), std::move(waits), req.timeout_ms);
+}
+
+void Broker::FinishProduce(const RequestContext& ctx, protocol::ProduceResponse resp,
+                           std::vector<FlushService::Item> to_flush, std::vector<ProduceWait> waits,
+                           int64_t timeout_ms) {
   if (to_flush.empty()) return AwaitReplication(ctx, std::move(resp), std::move(waits), timeout_ms);
   // The flush policy wants these offsets durable before the producer hears about them.
   flusher_->Submit(std::move(to_flush),

@@ -130,15 +130,6 @@ absl::Status Broker::SetTopicConfigsAnywhere(const std::string& name,
   return replicas_->SyncNow();
 }
 
-bool Broker::ClusterAutoCreate(const std::string& topic, bool allowed) {
-  if (replicas_->Topic(topic).has_value()) return true;
-  if (!allowed || !config_.auto_create_topics) return false;
-  TopicChange c = CreateClusterTopic({.name = topic, .partitions = config_.num_partitions});
-  if (c.error == ErrorCode::kNone || c.error == ErrorCode::kTopicAlreadyExists) return true;
-  LOG_EVENT(Warn, "topic.auto_create_failed").Kv("topic", topic).Kv("error", c.message);
-  return false;
-}
-
 CoordinatorAnswer Broker::CoordinatorFor(const std::string& key, int8_t key_type) {
   if (key_type != 0) {
     return {ErrorCode::kCoordinatorNotAvailable, "transactions are not supported", -1, "", -1};

@@ -91,10 +91,16 @@ std::string PeerName(int fd) {
 
 }  // namespace
 
+absl::Status NetworkServer::Bind() {
+  if (listen_fd_ >= 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(listen_fd_, Listen(options_.host, options_.port, &port_));
+  return absl::OkStatus();
+}
+
 absl::Status NetworkServer::Start() {
   // sendfile(2) has no MSG_NOSIGNAL: a peer that vanished mid-response would kill the process.
   signal(SIGPIPE, SIG_IGN);
-  ASSIGN_OR_RETURN(listen_fd_, Listen(options_.host, options_.port, &port_));
+  RETURN_IF_ERROR(Bind());
   int n = options_.reactors > 0
               ? options_.reactors
               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -32,6 +32,10 @@ class NetworkServer {
   NetworkServer(NetworkOptions options, FrameHandler* handler);
   ~NetworkServer();
 
+  // Binds and listens (port() is known from then on); connections queue in the backlog until
+  // Start. Optional: Start binds if this has not run.
+  absl::Status Bind();
+  // Starts the reactors, which accept and serve.
   absl::Status Start();
   int port() const { return port_; }
   int reactor_count() const { return static_cast<int>(reactors_.size()); }

@@ -43,29 +43,36 @@ absl::StatusOr<std::unique_ptr<OffsetsTopic>> OffsetsTopic::Open(PartitionManage
 
 OffsetsTopic::~OffsetsTopic() { Stop(); }
 
+absl::StatusOr<std::string> OffsetsTopic::BuildBatch(int32_t index, const Partition* partition,
+                                                     const RecordList& records) const {
+  if (partition == nullptr) {
+    return absl::UnavailableError(absl::StrCat(kOffsetsTopicName, "-", index, " is missing"));
+  }
+  if (!partition->is_leader()) {
+    // Cluster mode: leadership of this partition moved; the group's coordinator is elsewhere.
+    return absl::UnavailableError(
+        absl::StrCat(kOffsetsTopicName, "-", index, " is led by another broker now"));
+  }
+  if (records.empty()) return std::string();  // nothing to write
+  RecordBatchBuilder builder;
+  int64_t now = clock_->NowMs();
+  for (const auto& [key, value] : records) {
+    builder.Add(key, value.has_value() ? std::optional<absl::string_view>(*value) : std::nullopt,
+                now);
+  }
+  return builder.Build();
+}
+
 void OffsetsTopic::Append(const std::string& group, RecordList records,
                           std::function<void(absl::Status)> done) {
   auto pending = std::make_shared<Pending>();
   pending->done = std::move(done);
   int32_t index = CoordinatorPartition(group, partition_count_);
   std::shared_ptr<Partition> partition = partitions_->Get(kOffsetsTopicName, index);
-  absl::StatusOr<std::string> batch =
-      absl::UnavailableError(absl::StrCat(kOffsetsTopicName, "-", index, " is missing"));
-  if (partition != nullptr && !partition->is_leader()) {
-    // Cluster mode: leadership of this partition moved; the group's coordinator is elsewhere.
-    batch = absl::UnavailableError(
-        absl::StrCat(kOffsetsTopicName, "-", index, " is led by another broker now"));
-  } else if (partition != nullptr && !records.empty()) {
-    RecordBatchBuilder builder;
-    int64_t now = clock_->NowMs();
-    for (const auto& [key, value] : records) {
-      builder.Add(key, value.has_value() ? std::optional<absl::string_view>(*value) : std::nullopt,
-                  now);
-    }
-    batch = builder.Build();
-  }
+  absl::StatusOr<std::string> batch = BuildBatch(index, partition.get(), records);
   std::vector<FlushService::Item> flush;
   Offset end{0};
+  LeaderEpoch epoch{0};
   std::optional<absl::ReaderMutexLock> role;
   if (partition != nullptr) role.emplace(&partition->role_lock());
   if (partition != nullptr && !partition->is_leader() && batch.ok()) {
@@ -81,7 +88,8 @@ void OffsetsTopic::Append(const std::string& group, RecordList records,
       pending->status = batch.status();
     } else {
       std::span<uint8_t> bytes(reinterpret_cast<uint8_t*>(batch->data()), batch->size());
-      auto info = partition->log().Append(bytes, {.leader_epoch = partition->leader_epoch()});
+      epoch = partition->leader_epoch();
+      auto info = partition->log().Append(bytes, {.leader_epoch = epoch});
       if (!info.ok()) {
         pending->status = info.status();
       } else {
@@ -100,13 +108,15 @@ void OffsetsTopic::Append(const std::string& group, RecordList records,
         .Kv("group", group)
         .Kv("error", pending->status.ToString());
   }
-  if (!pending->ready) Acknowledge(pending, std::move(flush), {kOffsetsTopicName, index}, end);
+  if (!pending->ready) {
+    Acknowledge(pending, std::move(flush), {kOffsetsTopicName, index}, epoch, end);
+  }
   Drain();
 }
 
 void OffsetsTopic::Acknowledge(std::shared_ptr<Pending> pending,
                                std::vector<FlushService::Item> flush, TopicPartition tp,
-                               Offset end) {
+                               LeaderEpoch epoch, Offset end) {
   auto finish = [this, pending](absl::Status s) {
     {
       absl::MutexLock lock(&order_mu_);
@@ -116,9 +126,9 @@ void OffsetsTopic::Acknowledge(std::shared_ptr<Pending> pending,
     Drain();
   };
   // Then, in a cluster, acknowledged once the ISR has it (Kafka's offsets.commit.required.acks).
-  auto replicate = [this, finish, tp, end](absl::Status flushed) {
+  auto replicate = [this, finish, tp, epoch, end](absl::Status flushed) {
     if (!flushed.ok() || !replication_wait_) return finish(flushed);
-    replication_wait_(tp, end, finish);
+    replication_wait_(tp, epoch, end, finish);
   };
   if (flush.empty()) return replicate(absl::OkStatus());
   flusher_->Submit(std::move(flush), replicate);

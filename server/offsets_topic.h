@@ -62,9 +62,10 @@ class OffsetsTopic final : public GroupStorage {
   // broker leads it (checked when its turn comes), replays it, on a background thread.
   // Changes queue up in order, so a replay never finishes after a later unload.
   void Reload(GroupCoordinator* coordinator, int32_t partition);
-  // Cluster mode: appends are acknowledged only once `wait(tp, end, done)` calls `done` (the
-  // high watermark passed `end`), so a committed offset survives a failover. Set before use.
-  using ReplicationWait = std::function<void(const TopicPartition&, Offset end,
+  // Cluster mode: appends are acknowledged only once `wait(tp, epoch, end, done)` calls `done`
+  // (the high watermark passed `end` while this broker still leads at `epoch`, the epoch of
+  // the append), so a committed offset survives a failover. Set before use.
+  using ReplicationWait = std::function<void(const TopicPartition&, LeaderEpoch epoch, Offset end,
                                              std::function<void(absl::Status)> done)>;
   void set_replication_wait(ReplicationWait wait) { replication_wait_ = std::move(wait); }
   // Whether every partition has been replayed (or failed).
@@ -84,7 +85,10 @@ class OffsetsTopic final : public GroupStorage {
   // After the local append: flushed if the policy wants it, then replicated (cluster mode),
   // then ready.
   void Acknowledge(std::shared_ptr<Pending> pending, std::vector<FlushService::Item> flush,
-                   TopicPartition tp, Offset end);
+                   TopicPartition tp, LeaderEpoch epoch, Offset end);
+  // The records as one batch for partition `index`, or why they cannot be written here.
+  absl::StatusOr<std::string> BuildBatch(int32_t index, const Partition* partition,
+                                         const RecordList& records) const;
   // Runs the callbacks at the head of pending_ that are ready, in order, one thread at a time.
   void Drain();
 

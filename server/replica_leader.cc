@@ -66,13 +66,22 @@ bool ReplicaManager::EnoughReplicas(const TopicPartition& tp, int32_t min_insync
   return it != led_.end() && it->second.replication.EnoughReplicasToAppend(min_insync);
 }
 
-void ReplicaManager::WaitForAcks(const TopicPartition& tp, Offset end, int32_t min_insync,
-                                 int64_t timeout_ms, std::function<void(ErrorCode)> done) {
+bool ReplicaManager::IsFollower(const TopicPartition& tp, int32_t replica) const {
+  absl::MutexLock lock(&mu_);
+  auto it = led_.find(tp);
+  return it != led_.end() && replica != options_.self &&
+         std::find(it->second.replicas.begin(), it->second.replicas.end(), replica) !=
+             it->second.replicas.end();
+}
+
+void ReplicaManager::WaitForAcks(const TopicPartition& tp, LeaderEpoch epoch, Offset end,
+                                 int32_t min_insync, int64_t timeout_ms,
+                                 std::function<void(ErrorCode)> done) {
   ErrorCode now = ErrorCode::kNone;
   {
     absl::MutexLock lock(&mu_);
     auto it = led_.find(tp);
-    if (it == led_.end() || stopped_) {
+    if (it == led_.end() || stopped_ || it->second.epoch != epoch.value()) {
       now = ErrorCode::kNotLeaderOrFollower;
     } else {
       switch (it->second.replication.CheckAcksAll(end, min_insync)) {
@@ -193,7 +202,10 @@ absl::Status ReplicaManager::WriteIsr(const TopicPartition& tp, std::vector<int3
   {
     absl::MutexLock lock(&mu_);
     auto it = led_.find(tp);
-    if (it == led_.end() || it->second.epoch != epoch) return absl::OkStatus();
+    // Gone, another leadership, or a sync already applied this write or a later one.
+    if (it == led_.end() || it->second.epoch != epoch || it->second.mod_revision >= r->revision) {
+      return absl::OkStatus();
+    }
     it->second.state = next;
     it->second.mod_revision = r->revision;
     it->second.replication.SetIsr(std::move(isr));

@@ -104,6 +104,7 @@ void ReplicaManager::Stop() {
   if (listener_ >= 0) membership_->RemoveListener(listener_);
   watch_.reset();
   absl::MutexLock lock(&sync_mu_);
+  stopped_syncing_ = true;  // a late SyncNow (a request still draining) starts nothing new
   for (auto& [id, fetcher] : fetchers_) fetcher->Stop();
   fetchers_.clear();
   Done done;
@@ -158,9 +159,13 @@ void ReplicaManager::StopFetching() {
 }
 
 absl::Status ReplicaManager::Sync() {
+  if (stopped_syncing_) return absl::FailedPreconditionError("the replica manager has stopped");
   ASSIGN_OR_RETURN(std::vector<TopicRecord> topics, ReadTopics(store_, options_.root));
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
                    ReadPartitionStates(store_, options_.root));
+  // Let go first of what this sync deletes or replaces: no fetcher may write into a partition
+  // directory that is about to go or to belong to another log.
+  ReleaseGone(topics, records);
   RETURN_IF_ERROR(SyncTopics(topics));
   ClusterView view = membership_->View();
   std::vector<TopicView> views;
@@ -175,30 +180,61 @@ absl::Status ReplicaManager::Sync() {
     it->partitions.push_back(
         {rec.partition, rec.state.leader, rec.state.leader_epoch, rec.replicas, rec.state.isr});
   }
-  // Partitions of topics that are gone: nothing to lead or follow any more.
-  std::vector<TopicPartition> gone;
+  StopIdleFetchers();
+  absl::MutexLock l(&mu_);
+  topics_ = std::move(views);
+  return absl::OkStatus();
+}
+
+void ReplicaManager::StopIdleFetchers() {
+  std::set<int32_t> leaders;
   {
     absl::MutexLock l(&mu_);
-    auto known = [&](const TopicPartition& tp) {
-      return std::any_of(records.begin(), records.end(), [&](const PartitionRecord& r) {
-        return r.topic == tp.topic && r.partition == tp.partition;
-      });
-    };
+    for (const auto& [tp, f] : followed_) leaders.insert(f.leader);
+  }
+  for (auto it = fetchers_.begin(); it != fetchers_.end();) {
+    if (leaders.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    it->second->Stop();
+    fetcher_address_.erase(it->first);
+    it = fetchers_.erase(it);
+  }
+}
+
+void ReplicaManager::ReleaseGone(const std::vector<TopicRecord>& topics,
+                                 const std::vector<PartitionRecord>& records) {
+  std::set<std::string> replaced;  // local topics the store no longer has under the same id
+  for (const TopicInfo& local : partitions_->Topics()) {
+    auto it = std::find_if(topics.begin(), topics.end(),
+                           [&](const TopicRecord& t) { return t.name == local.name; });
+    if (it == topics.end() || ParseTopicId(it->name, it->assignment.id) != local.id) {
+      replaced.insert(local.name);
+    }
+  }
+  auto gone = [&](const TopicPartition& tp) {
+    return replaced.count(tp.topic) > 0 ||
+           std::none_of(records.begin(), records.end(), [&](const PartitionRecord& r) {
+             return r.topic == tp.topic && r.partition == tp.partition;
+           });
+  };
+  std::vector<TopicPartition> release;
+  {
+    absl::MutexLock l(&mu_);
     for (const auto& [tp, led] : led_) {
-      if (!known(tp)) gone.push_back(tp);
+      if (gone(tp)) release.push_back(tp);
     }
     for (const auto& [tp, f] : followed_) {
-      if (!known(tp)) gone.push_back(tp);
+      if (gone(tp)) release.push_back(tp);
     }
-    topics_ = std::move(views);
   }
   Done done;
-  for (const TopicPartition& tp : gone) {
+  for (const TopicPartition& tp : release) {
     ResignLeadership(tp, done);
     StopFollowing(tp);
   }
   Finish(done);
-  return absl::OkStatus();
 }
 
 absl::Status ReplicaManager::SyncTopics(const std::vector<TopicRecord>& topics) {
@@ -270,28 +306,39 @@ void ReplicaManager::ApplyState(const PartitionRecord& rec, const ClusterView& v
   }
 }
 
-void ReplicaManager::BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Partition> p) {
-  TopicPartition tp{rec.topic, rec.partition};
+bool ReplicaManager::RefreshLeadership(const PartitionRecord& rec, const Partition* p) {
   Done done;
+  bool same = false;
+  std::shared_ptr<Partition> wake;
   {
     absl::MutexLock lock(&mu_);
-    auto it = led_.find(tp);
-    if (it != led_.end() && it->second.epoch == rec.state.leader_epoch &&
-        it->second.partition == p) {
-      // Same leadership; the controller may have changed the ISR (a dead follower left it).
+    auto it = led_.find({rec.topic, rec.partition});
+    same = it != led_.end() && it->second.epoch == rec.state.leader_epoch &&
+           it->second.partition.get() == p;
+    // The controller may have changed the ISR (a dead follower left it).
+    if (same && rec.mod_revision > it->second.mod_revision) {
       Led& led = it->second;
-      if (rec.mod_revision > led.mod_revision) {
-        led.state = rec.state;
-        led.mod_revision = rec.mod_revision;
-        led.replication.SetIsr(rec.state.isr);
-        bool moved = AdvanceLocked(led, done);
-        if (moved) led.partition->WakeWaiters();
-      }
-      Finish(done);
-      return;
+      led.state = rec.state;
+      led.mod_revision = rec.mod_revision;
+      led.replication.SetIsr(rec.state.isr);
+      if (AdvanceLocked(led, done)) wake = led.partition;
     }
   }
-  ResignLeadership(tp, done);  // an older epoch of ours: start over
+  Finish(done);
+  if (wake) wake->WakeWaiters();
+  return same;
+}
+
+void ReplicaManager::BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Partition> p) {
+  TopicPartition tp{rec.topic, rec.partition};
+  if (RefreshLeadership(rec, p.get())) return;
+  // A new leadership. Out of service until it is set up, so that no append (as leader of an
+  // older epoch, or as follower) lands between the log end read below and the new role.
+  if (p->role() != Partition::Role::kNone) {
+    p->SetRole(Partition::Role::kNone, p->leader_epoch(), p->leader_id());
+  }
+  Done done;
+  ResignLeadership(tp, done);
   Finish(done);
   StopFollowing(tp);
   Log& log = p->log();
@@ -312,15 +359,14 @@ void ReplicaManager::BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Pa
                                   .leader_end = end,
                                   .high_watermark = std::min(log.high_watermark(), end),
                                   .epoch_start = end};
-    Led led{.partition = p,
-            .epoch = rec.state.leader_epoch,
-            .replicas = rec.replicas,
-            .state = rec.state,
-            .mod_revision = rec.mod_revision,
-            .replication = LeaderReplicaState(init, NowMs()),
-            .waits = {}};
     led_.erase(tp);
-    auto [it, inserted] = led_.emplace(tp, std::move(led));
+    auto [it, inserted] = led_.emplace(tp, Led{.partition = p,
+                                               .epoch = rec.state.leader_epoch,
+                                               .replicas = rec.replicas,
+                                               .state = rec.state,
+                                               .mod_revision = rec.mod_revision,
+                                               .replication = LeaderReplicaState(init, NowMs()),
+                                               .waits = {}});
     (void)inserted;
     p->set_append_listener(this);
     AdvanceLocked(it->second, done);
@@ -355,7 +401,7 @@ void ReplicaManager::BecomeFollower(const PartitionRecord& rec, std::shared_ptr<
     auto it = followed_.find(tp);
     if (it != followed_.end() && it->second.leader == leader.id &&
         it->second.epoch == rec.state.leader_epoch && it->second.address == address &&
-        it->second.partition == p.get()) {
+        it->second.partition == p) {
       return;
     }
   }
@@ -384,7 +430,7 @@ void ReplicaManager::BecomeFollower(const PartitionRecord& rec, std::shared_ptr<
                          .leader_epoch = rec.state.leader_epoch});
   {
     absl::MutexLock lock(&mu_);
-    followed_[tp] = {leader.id, rec.state.leader_epoch, address, p.get()};
+    followed_[tp] = {leader.id, rec.state.leader_epoch, address, p};
   }
   LOG_EVENT(Info, "replicas.became_follower")
       .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))

@@ -100,12 +100,16 @@ class ReplicaManager : public AppendListener {
   void OnLeaderAppend(const TopicPartition& tp, Offset log_end) override;
   // acks=all before the append: false when the ISR is smaller than `min_insync`.
   bool EnoughReplicas(const TopicPartition& tp, int32_t min_insync) const;
-  // acks=all after the append of a batch ending before `end`: `done` runs (on some thread) with
-  // kNone once the high watermark reaches `end` with at least `min_insync` in the ISR,
-  // NOT_ENOUGH_REPLICAS_AFTER_APPEND if it got there with fewer, REQUEST_TIMED_OUT after
-  // `timeout_ms`, NOT_LEADER_OR_FOLLOWER if this broker stopped leading meanwhile.
-  void WaitForAcks(const TopicPartition& tp, Offset end, int32_t min_insync, int64_t timeout_ms,
-                   std::function<void(protocol::ErrorCode)> done);
+  // Whether this broker leads `tp` and `replica` is another of its assigned replicas.
+  bool IsFollower(const TopicPartition& tp, int32_t replica) const;
+  // acks=all after the append, as leader at `epoch`, of a batch ending before `end`: `done` runs
+  // (on some thread) with kNone once the high watermark reaches `end` with at least
+  // `min_insync` in the ISR, NOT_ENOUGH_REPLICAS_AFTER_APPEND if it got there with fewer,
+  // REQUEST_TIMED_OUT after `timeout_ms`, NOT_LEADER_OR_FOLLOWER if this broker stopped leading
+  // meanwhile or leads at another epoch now (the batch may have been cut and its offsets
+  // reused while it led elsewhere).
+  void WaitForAcks(const TopicPartition& tp, LeaderEpoch epoch, Offset end, int32_t min_insync,
+                   int64_t timeout_ms, std::function<void(protocol::ErrorCode)> done);
 
   // Called after every leadership change of a partition (on the manager's thread), e.g. for
   // the group coordinator to load or unload a __consumer_offsets partition.
@@ -135,19 +139,31 @@ class ReplicaManager : public AppendListener {
   struct Followed {
     int32_t leader = kNoLeader;
     int32_t epoch = -1;
-    std::string address;                   // host:port the fetcher talks to
-    const Partition* partition = nullptr;  // a re-created topic has new Partition objects
+    std::string address;  // host:port the fetcher talks to
+    // A re-created topic has new Partition objects (held, so that an address is never reused
+    // for a new one while this entry names the old).
+    std::shared_ptr<Partition> partition;
   };
   using Done =
       std::vector<std::pair<std::function<void(protocol::ErrorCode)>, protocol::ErrorCode>>;
 
   void Run();
   absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Resigns or stops following the partitions that the store's `topics` and `records` no
+  // longer have, or whose topic has another id there (deleted and created again).
+  void ReleaseGone(const std::vector<TopicRecord>& topics,
+                   const std::vector<PartitionRecord>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Status SyncTopics(const std::vector<TopicRecord>& topics)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Stops the fetchers of leaders this broker follows nothing from any more.
+  void StopIdleFetchers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   bool IsEmpty(const TopicInfo& topic) const;
   void ApplyState(const PartitionRecord& rec, const ClusterView& view)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // The same leadership as already held (epoch and Partition object): takes the state's newer
+  // ISR, if any, and returns true.
+  bool RefreshLeadership(const PartitionRecord& rec, const Partition* p);
   void BecomeLeader(const PartitionRecord& rec, std::shared_ptr<Partition> p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void BecomeFollower(const PartitionRecord& rec, std::shared_ptr<Partition> p,
@@ -184,6 +200,7 @@ class ReplicaManager : public AppendListener {
   std::map<int32_t, std::unique_ptr<ReplicaFetcher>> fetchers_ ABSL_GUARDED_BY(sync_mu_);
   std::map<int32_t, std::string> fetcher_address_ ABSL_GUARDED_BY(sync_mu_);
   bool leaving_ ABSL_GUARDED_BY(sync_mu_) = false;
+  bool stopped_syncing_ ABSL_GUARDED_BY(sync_mu_) = false;         // Stop ran: no more syncs
   std::set<std::string> seen_in_store_ ABSL_GUARDED_BY(sync_mu_);  // topics the cluster had
   std::set<std::string> warned_local_ ABSL_GUARDED_BY(sync_mu_);
 

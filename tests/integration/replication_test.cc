@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "replication/etcd_store.h"
 #include "replication/partition_state.h"
@@ -314,6 +315,7 @@ TEST_F(ReplicationTest, ACrashedLeaderCutsItsUnreplicatedTailOnReturn) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   auto conf = ProducerConf(Broker(old_leader).bootstrap());
   conf["acks"] = "1";
+  const int64_t lossy_from_ms = absl::ToUnixMillis(absl::Now());
   testing::Producer lossy(conf);
   for (int i = 0; i < 50; ++i) lossy.Send("tail", nullptr, absl::StrCat("lost-", i), 0);
   ASSERT_EQ(lossy.Flush(), 0);
@@ -322,9 +324,12 @@ TEST_F(ReplicationTest, ACrashedLeaderCutsItsUnreplicatedTailOnReturn) {
   std::vector<testing::Message> visible =
       testing::Consume(Broker(old_leader).bootstrap(), "tail", {0}, 0, 150, 1500);
   EXPECT_EQ(visible.size(), 100u);
-  auto latest = testing::Shell(absl::StrCat("kcat -Q -b ", Broker(old_leader).bootstrap(),
-                                             " -t tail:0:-1 2>&1"));
+  auto latest = testing::Shell(
+      absl::StrCat("kcat -Q -b ", Broker(old_leader).bootstrap(), " -t tail:0:-1 2>&1"));
   EXPECT_NE(latest.out.find("tail [0] offset 100"), std::string::npos) << latest.out;
+  auto by_time = testing::Shell(absl::StrCat("kcat -Q -b ", Broker(old_leader).bootstrap(),
+                                             " -t tail:0:", lossy_from_ms, " 2>&1"));
+  EXPECT_NE(by_time.out.find("tail [0] offset -1"), std::string::npos) << by_time.out;
   Broker(old_leader).Kill();
   for (int32_t id : r.replicas) {
     if (id != old_leader) Broker(id).Resume();
@@ -413,6 +418,29 @@ TEST_F(ReplicationTest, CommittedOffsetsSurviveTheirCoordinatorsDeath) {
   EXPECT_EQ(moved.out.find(absl::StrCat("Coordinator: ", coordinator, " ")), std::string::npos)
       << moved.out;
   after.Close();
+}
+
+// Topic changes wait for the store on the admin thread, not on a reactor: with one reactor per
+// broker and etcd hanging, acks=all produce to every broker goes on while a CreateTopics waits.
+TEST_F(ReplicationTest, AHangingStoreStallsTopicChangesButNotData) {
+  StartCluster({"num.network.threads=1"});
+  CreateTopic("busy", 3, 2);
+  testing::Producer producer(ProducerConf(Bootstrap()));
+  for (int i = 0; i < 30; ++i) producer.Send("busy", nullptr, absl::StrCat(i), i % 3);
+  ASSERT_EQ(producer.Flush(), 0);
+  etcd_.Pause();
+  std::thread create([&] {
+    for (const auto& b : brokers_) {
+      testing::Shell(absl::StrCat(STRATA_BINARY, " topic create --bootstrap ", b->bootstrap(),
+                                  " --topic waiting --replication-factor 3 2>&1"));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the CreateTopics waits
+  for (int i = 0; i < 30; ++i) producer.Send("busy", nullptr, absl::StrCat(i), i % 3);
+  const int unfinished = producer.Flush(2000);
+  etcd_.Resume();
+  create.join();
+  EXPECT_EQ(unfinished, 0) << "produce waited for the store";
 }
 
 TEST_F(ReplicationTest, AnEtcdOutageDoesNotStopDataTraffic) {

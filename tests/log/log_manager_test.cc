@@ -85,8 +85,17 @@ TEST_F(LogManagerTest, HighWatermarksAreCheckpointedAndRestoredForReplication) {
     EXPECT_EQ(m->Get({"orders", 0})->log_end_offset(), Offset(5));
     ASSERT_TRUE(m->Shutdown().ok());
   }
-  auto m = Open();  // a single broker: everything it has is acknowledged
-  EXPECT_EQ(m->Get({"orders", 0})->high_watermark(), Offset(5));
+  {
+    auto m = Open();  // a single broker: everything it has is acknowledged
+    EXPECT_EQ(m->Get({"orders", 0})->high_watermark(), Offset(5));
+    ASSERT_TRUE(m->Shutdown().ok());
+  }
+  // No entry (the partition was created after the last checkpoint, then the broker crashed):
+  // a replica knows nothing of it as committed, not everything.
+  ASSERT_TRUE(FileSystem::Default()->Remove(dir_.Sub("replication-offset-checkpoint")).ok());
+  auto m = Open(FileSystem::Default(), /*restore_high_watermarks=*/true);
+  EXPECT_EQ(m->Get({"orders", 0})->high_watermark(), Offset(0));
+  EXPECT_EQ(m->Get({"orders", 0})->log_end_offset(), Offset(5));
 }
 
 TEST_F(LogManagerTest, UncleanStartRecoversFromCheckpoint) {

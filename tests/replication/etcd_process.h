@@ -76,6 +76,14 @@ class EtcdProcess {
     return false;
   }
 
+  // SIGSTOP / SIGCONT: etcd hangs (accepts connections, answers nothing) until resumed.
+  void Pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
+  }
+  void Resume() {
+    if (pid_ > 0) kill(pid_, SIGCONT);
+  }
+
   // SIGKILL: a crash. The data directory stays for Start().
   void Kill() {
     if (pid_ <= 0) return;
