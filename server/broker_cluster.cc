@@ -44,7 +44,8 @@ bool Broker::WritesClusterMetadata(protocol::ApiKey key) {
 }
 
 bool Broker::DeferToAdminThread(const RequestContext& ctx, const protocol::Reader& body) {
-  if (admin_ == nullptr || on_admin_thread) return false;
+  // Shutting down, the admin thread has stopped: the request runs here (a late one).
+  if (admin_ == nullptr || on_admin_thread || shutting_down_.load()) return false;
   auto copy = std::make_shared<std::vector<uint8_t>>(body.rest().begin(), body.rest().end());
   admin_->Schedule(0, [this, c = ctx, copy]() mutable {
     on_admin_thread = true;
