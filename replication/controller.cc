@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -43,6 +44,18 @@ absl::StatusOr<bool> WriteState(MetadataStore* store, const std::string& root,
   return true;
 }
 
+// unclean.leader.election.enable of each topic: its override, else the broker's default.
+std::map<std::string, bool> UncleanElection(const std::vector<TopicRecord>& topics,
+                                            bool default_value) {
+  std::map<std::string, bool> out;
+  for (const TopicRecord& t : topics) {
+    auto it = t.assignment.configs.find("unclean.leader.election.enable");
+    out[t.name] = it == t.assignment.configs.end() ? default_value
+                                                   : absl::EqualsIgnoreCase(it->second, "true");
+  }
+  return out;
+}
+
 }  // namespace
 
 Controller::Controller(MetadataStore* store, ClusterMembership* membership, Options options)
@@ -50,14 +63,14 @@ Controller::Controller(MetadataStore* store, ClusterMembership* membership, Opti
 
 Controller::~Controller() { Stop(); }
 
-PartitionState Controller::Next(const PartitionRecord& rec,
-                                const std::vector<int32_t>& alive) const {
+PartitionState Controller::Next(const PartitionRecord& rec, const std::vector<int32_t>& alive,
+                                bool unclean) const {
   PartitionState next = rec.state;
   if (rec.state.leader != kNoLeader && Contains(alive, rec.state.leader)) {
     next.isr = LiveIsr(rec.state.isr, alive, rec.state.leader);
     return next;
   }
-  std::optional<int32_t> leader = ChooseLeader(rec, alive, options_.unclean_leader_election);
+  std::optional<int32_t> leader = ChooseLeader(rec, alive, unclean);
   if (!leader.has_value()) {
     // Offline. The ISR stays: its members are the ones that may lead again without loss.
     if (rec.state.leader != kNoLeader) {
@@ -77,6 +90,9 @@ absl::StatusOr<ControllerPass> Controller::Reconcile() {
   ControllerPass pass;
   if (!membership_->IsController()) return pass;
   absl::MutexLock pass_lock(&pass_mu_);
+  ASSIGN_OR_RETURN(std::vector<TopicRecord> topics, ReadTopics(store_, options_.root));
+  const std::map<std::string, bool> unclean =
+      UncleanElection(topics, options_.unclean_leader_election);
   // Partitions first, then the brokers: every broker a state names registered before that
   // state was written, so it is in the (newer) broker read unless it died since.
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
@@ -100,7 +116,10 @@ absl::StatusOr<ControllerPass> Controller::Reconcile() {
       pass.conflicts += !created;
       continue;
     }
-    PartitionState next = Next(rec, alive);
+    auto topic_unclean = unclean.find(rec.topic);
+    PartitionState next = Next(
+        rec, alive,
+        topic_unclean != unclean.end() ? topic_unclean->second : options_.unclean_leader_election);
     if (next.leader == kNoLeader) ++pass.offline;
     if (next == rec.state) continue;
     next.controller_epoch = view.controller_epoch;

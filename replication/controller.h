@@ -5,7 +5,8 @@
 //   - a leader whose broker is gone is replaced by the first replica (assignment order) that is
 //     alive and in the ISR, with the leader epoch bumped; with none the partition goes offline
 //     (leader -1, epoch bumped, ISR kept so that a returning ISR member is elected), unless
-//     unclean.leader.election.enable allows any live replica;
+//     unclean.leader.election.enable (the topic's override, else Options) allows any live
+//     replica;
 //   - dead brokers leave the ISRs of partitions whose leader lives;
 //   - preferred leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval.seconds, or on demand) hands leadership back to the first
@@ -49,7 +50,7 @@ class Controller {
  public:
   struct Options {
     std::string root = "/strata/";
-    bool unclean_leader_election = false;  // unclean.leader.election.enable
+    bool unclean_leader_election = false;  // unclean.leader.election.enable: broker default
     bool auto_leader_rebalance = true;     // auto.leader.rebalance.enable
     int64_t leader_imbalance_check_interval_ms =
         300'000;  // leader.imbalance.check.interval.seconds
@@ -72,7 +73,9 @@ class Controller {
   void Run();
   // The state `rec` should have with `alive` brokers (rules above); equal to rec.state when
   // nothing is to change.
-  PartitionState Next(const PartitionRecord& rec, const std::vector<int32_t>& alive) const;
+  // `unclean`: the topic's unclean.leader.election.enable.
+  PartitionState Next(const PartitionRecord& rec, const std::vector<int32_t>& alive,
+                      bool unclean) const;
   // Writes the first state of a partition whose topic exists without it. False: lost a race.
   absl::StatusOr<bool> CreateMissingState(const PartitionRecord& rec, int64_t controller_epoch);
 

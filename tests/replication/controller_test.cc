@@ -223,14 +223,40 @@ TEST_F(ControllerTest, UncleanElectionPicksAnyLiveReplica) {
   nodes_.clear();
   for (int32_t id = 0; id < 2; ++id) nodes_[id] = StartNode(id, {.unclean_leader_election = true});
   ASSERT_TRUE(CreateTopicState(admin_.get(), "/strata/", "lossy", {{1, 0}}).ok());
-  auto p = States()["lossy-0"];
-  ASSERT_TRUE(admin_
-                  ->CompareAndSet(PartitionKey("/strata/", "lossy", 0), p.mod_revision,
-                                  EncodePartitionState({.leader = 1, .isr = {1}}))
-                  ->applied);
+  // A topic's own setting wins over the broker default.
+  ASSERT_TRUE(CreateTopicAssignment(admin_.get(), "/strata/", "strict",
+                                    {.partitions = {{1, 0}},
+                                     .configs = {{"unclean.leader.election.enable", "false"}}})
+                  .ok());
+  for (const char* topic : {"lossy", "strict"}) {
+    auto p = States()[std::string(topic) + "-0"];
+    ASSERT_TRUE(admin_
+                    ->CompareAndSet(PartitionKey("/strata/", topic, 0), p.mod_revision,
+                                    EncodePartitionState({.leader = 1, .isr = {1}}))
+                    ->applied);
+  }
   nodes_[1].Stop();
-  ASSERT_TRUE(Eventually([&] { return States()["lossy-0"].state.leader == 0; }));
+  ASSERT_TRUE(Eventually([&] {
+    auto s = States();
+    return s["lossy-0"].state.leader == 0 && s["strict-0"].state.leader == kNoLeader;
+  }));
   EXPECT_EQ(States()["lossy-0"].state.isr, std::vector<int32_t>{0});
+  EXPECT_EQ(States()["strict-0"].state.isr, std::vector<int32_t>{1});  // offline until 1 returns
+}
+
+TEST_F(ControllerTest, ATopicMayAllowUncleanElectionAgainstTheDefault) {
+  ASSERT_TRUE(CreateTopicAssignment(
+                  admin_.get(), "/strata/", "lenient",
+                  {.partitions = {{2, 1}}, .configs = {{"unclean.leader.election.enable", "true"}}})
+                  .ok());
+  auto p = States()["lenient-0"];
+  ASSERT_TRUE(admin_
+                  ->CompareAndSet(PartitionKey("/strata/", "lenient", 0), p.mod_revision,
+                                  EncodePartitionState({.leader = 2, .isr = {2}}))
+                  ->applied);
+  nodes_[2].Stop();
+  ASSERT_TRUE(Eventually([&] { return States()["lenient-0"].state.leader == 1; }));
+  EXPECT_EQ(States()["lenient-0"].state.isr, std::vector<int32_t>{1});
 }
 
 TEST_F(ControllerTest, FinishesATopicCreationCutShortAndLeavesGarbageAlone) {
