@@ -220,15 +220,25 @@ void Broker::LeaveCluster() {
   if (admin_ != nullptr) admin_->Stop();
   if (config_.controlled_shutdown) {
     replicas_->StopFetching();
-    ClusterView view = FreshView();
-    auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root, config_.broker_id,
-                                    view.BrokerIds(), view.controller_epoch);
-    LOG_EVENT(Info, "broker.controlled_shutdown")
-        .Kv("leaders_moved", moved.ok() ? absl::StrCat(*moved) : moved.status().ToString());
-    // Apply the moves now: requests to the partitions we led get NOT_LEADER_OR_FOLLOWER (which
-    // clients retry at the new leader) instead of waiting for a broker that is going away.
-    if (absl::Status s = replicas_->SyncNow(); !s.ok()) {
-      LOG_EVENT(Warn, "broker.controlled_shutdown_sync").Kv("error", s.ToString());
+    auto view = ReadClusterView(metadata_store_.get(), config_.metadata_root);
+    if (!view.ok()) {
+      // Every further store call would wait out its timeout too.
+      LOG_EVENT(Warn, "broker.controlled_shutdown_skipped")
+          .Kv("error", view.status().ToString())
+          .Kv("message",
+              "the metadata store is unreachable: leaderships move once this "
+              "broker's session expires");
+    } else {
+      auto moved = MoveLeadershipAway(metadata_store_.get(), config_.metadata_root,
+                                      config_.broker_id, view->BrokerIds(), view->controller_epoch);
+      LOG_EVENT(Info, "broker.controlled_shutdown")
+          .Kv("leaders_moved", moved.ok() ? absl::StrCat(*moved) : moved.status().ToString());
+      // Apply the moves now: requests to the partitions we led get NOT_LEADER_OR_FOLLOWER
+      // (which clients retry at the new leader) instead of waiting for a broker that is going
+      // away.
+      if (absl::Status s = replicas_->SyncNow(); !s.ok()) {
+        LOG_EVENT(Warn, "broker.controlled_shutdown_sync").Kv("error", s.ToString());
+      }
     }
   }
   replicas_->Stop();

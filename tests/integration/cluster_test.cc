@@ -325,6 +325,17 @@ TEST_F(ClusterTest, DeletedTopicsLeaveEveryReplicaAndAReturningBrokerKeepsItsCop
   EXPECT_EQ(read.out.find("\n1\n"), std::string::npos) << read.out;
 }
 
+// SIGTERM while etcd is gone: the broker skips the handover it cannot make (its leaderships
+// move when its session expires) and still stops cleanly.
+TEST_F(ClusterTest, ABrokerStopsCleanlyWithoutEtcd) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b0 = StartBroker(0);
+  ASSERT_TRUE(b0->ok()) << b0->log();
+  etcd_.Kill();
+  EXPECT_EQ(b0->Stop(), 0) << b0->log();
+  EXPECT_NE(b0->log().find("broker.controlled_shutdown_skipped"), std::string::npos) << b0->log();
+}
+
 TEST(ClusterNoEtcd, UnreachableStoreFailsStartupClearly) {
   int port = testing::FreeLoopbackPort();
   std::string uri = absl::StrCat("etcd://127.0.0.1:", port);
