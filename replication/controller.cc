@@ -3,12 +3,12 @@
 
 #include <algorithm>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "log/log_config.h"
 
 namespace strata {
 namespace {
@@ -49,9 +49,12 @@ std::map<std::string, bool> UncleanElection(const std::vector<TopicRecord>& topi
                                             bool default_value) {
   std::map<std::string, bool> out;
   for (const TopicRecord& t : topics) {
+    LogConfig config;
+    config.unclean_leader_election = default_value;
     auto it = t.assignment.configs.find("unclean.leader.election.enable");
-    out[t.name] = it == t.assignment.configs.end() ? default_value
-                                                   : absl::EqualsIgnoreCase(it->second, "true");
+    // Validated when the topic was created or altered; a bad value keeps the default.
+    if (it != t.assignment.configs.end()) (void)config.Set(it->first, it->second);
+    out[t.name] = config.unclean_leader_election;
   }
   return out;
 }

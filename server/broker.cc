@@ -298,7 +298,8 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
   const protocol::Reader body = r;
   protocol::MetadataRequest req;
   if (absl::Status s = req.Decode(r, ctx.version()); !s.ok()) return Reject(ctx, s);
-  if (NeedsClusterAutoCreate(ctx, req) && DeferToAdminThread(ctx, body)) return;
+  const bool auto_create = ctx.version() < 4 || req.allow_auto_topic_creation;
+  if (auto_create && NeedsClusterAutoCreate(req) && DeferToAdminThread(ctx, body)) return;
   protocol::MetadataResponse resp;
   const std::vector<int32_t> alive = FillBrokers(resp);
   std::vector<std::string> names;
@@ -311,7 +312,6 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
   } else {
     for (const auto& t : *req.topics) names.push_back(t.name.value_or(""));
   }
-  bool auto_create = ctx.version() < 4 || req.allow_auto_topic_creation;
   for (const std::string& name : names) {
     auto& topic = resp.topics.emplace_back();
     topic.name = name;

@@ -137,6 +137,8 @@ class Broker : public FrameHandler {
   // the admin thread instead (Route there); returns false on a single broker or when already
   // on the admin thread (the caller goes on).
   bool DeferToAdminThread(const RequestContext& ctx, const protocol::Reader& body);
+  // Runs `fn` on the admin thread (which marks itself so).
+  void RunOnAdminThread(std::function<void()> fn);
   static bool WritesClusterMetadata(protocol::ApiKey key);
   void HandleApiVersions(RequestContext& ctx, protocol::Reader& r);
   // Metadata's cluster id, controller and brokers; returns the live broker ids in a cluster.
@@ -188,10 +190,9 @@ class Broker : public FrameHandler {
   // Auto-creation in a cluster: synchronous on the admin thread; elsewhere queued there, and
   // false (the topic does not exist yet).
   bool ClusterAutoCreate(const std::string& topic, bool allowed);
-  // A Metadata request in a cluster that names a topic to auto-create (it goes to the admin
-  // thread).
-  bool NeedsClusterAutoCreate(const RequestContext& ctx,
-                              const protocol::MetadataRequest& req) const;
+  // A Metadata request in a cluster (that allows auto-creation) naming a topic to create: it
+  // goes to the admin thread.
+  bool NeedsClusterAutoCreate(const protocol::MetadataRequest& req) const;
   CoordinatorAnswer CoordinatorFor(const std::string& key, int8_t key_type);
   // Metadata in a cluster: one topic's partitions as the store has them.
   void FillClusterTopic(protocol::MetadataResponse::MetadataResponseTopic& topic,

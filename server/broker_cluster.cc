@@ -47,18 +47,22 @@ bool Broker::DeferToAdminThread(const RequestContext& ctx, const protocol::Reade
   // Shutting down, the admin thread has stopped: the request runs here (a late one).
   if (admin_ == nullptr || on_admin_thread || shutting_down_.load()) return false;
   auto copy = std::make_shared<std::vector<uint8_t>>(body.rest().begin(), body.rest().end());
-  admin_->Schedule(0, [this, c = ctx, copy]() mutable {
-    on_admin_thread = true;
+  RunOnAdminThread([this, c = ctx, copy]() mutable {
     protocol::Reader r(*copy);
     Route(c, r);
   });
   return true;
 }
 
-bool Broker::NeedsClusterAutoCreate(const RequestContext& ctx,
-                                    const protocol::MetadataRequest& req) const {
+void Broker::RunOnAdminThread(std::function<void()> fn) {
+  admin_->Schedule(0, [fn = std::move(fn)] {
+    on_admin_thread = true;
+    fn();
+  });
+}
+
+bool Broker::NeedsClusterAutoCreate(const protocol::MetadataRequest& req) const {
   if (replicas_ == nullptr || !config_.auto_create_topics || !req.topics.has_value()) return false;
-  if (ctx.version() >= 4 && !req.allow_auto_topic_creation) return false;
   for (const auto& t : *req.topics) {
     const std::string name = t.name.value_or("");
     if (ValidateTopicName(name).ok() && !replicas_->Topic(name).has_value()) return true;
@@ -73,8 +77,7 @@ bool Broker::ClusterAutoCreate(const std::string& topic, bool allowed) {
     // On a reactor (Produce): queued, and "unknown" for now; the client asks again.
     absl::MutexLock lock(&auto_create_mu_);
     if (auto_creating_.insert(topic).second) {
-      admin_->Schedule(0, [this, topic] {
-        on_admin_thread = true;
+      RunOnAdminThread([this, topic] {
         ClusterAutoCreate(topic, true);
         absl::MutexLock l(&auto_create_mu_);
         auto_creating_.erase(topic);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/connection.h"
 #include "gtest/gtest.h"
+#include "protocol/create_topics.h"
 #include "protocol/init_producer_id.h"
 #include "replication/controller.h"
 #include "replication/etcd_store.h"
@@ -17,6 +18,7 @@
 #include "tests/replication/etcd_process.h"
 #include "tests/replication/store_testing.h"
 #include "tests/testing/broker_process.h"
+#include "tests/testing/raw_client.h"
 #include "tests/testing/shell.h"
 
 namespace strata {
@@ -334,6 +336,32 @@ TEST_F(ClusterTest, ABrokerStopsCleanlyWithoutEtcd) {
   etcd_.Kill();
   EXPECT_EQ(b0->Stop(), 0) << b0->log();
   EXPECT_NE(b0->log().find("broker.controlled_shutdown_skipped"), std::string::npos) << b0->log();
+}
+
+// A malformed topic change is decoded on the admin thread: the connection is closed there, as
+// on a reactor, and the broker goes on serving topic changes.
+TEST_F(ClusterTest, AMalformedTopicChangeClosesOnlyItsConnection) {
+  ASSERT_TRUE(etcd_.ok()) << etcd_.log();
+  auto b0 = StartBroker(0);
+  ASSERT_TRUE(b0->ok()) << b0->log();
+  protocol::CreateTopicsRequest req;
+  req.timeout_ms = 5000;
+  auto& t = req.topics.emplace_back();
+  t.name = "cut";
+  t.num_partitions = 1;
+  t.replication_factor = 1;
+  std::string frame = protocol::EncodeRequestFrame(
+      protocol::RequestHeader{protocol::CreateTopicsRequest::kApiKey, 5, 1, std::string("x")}, req);
+  std::string body = frame.substr(4, frame.size() - 4 - 9);  // cut inside its topic
+  std::string cut(4, '\0');
+  StoreBE32(reinterpret_cast<uint8_t*>(cut.data()), static_cast<uint32_t>(body.size()));
+  testing::RawClient c(b0->port());
+  ASSERT_TRUE(c.SendRaw(cut + body));
+  EXPECT_TRUE(c.ClosedByPeer());
+  auto created = Shell(absl::StrCat(STRATA_BINARY, " topic create --bootstrap ", b0->bootstrap(),
+                                    " --topic whole 2>&1"));
+  EXPECT_EQ(created.exit_code, 0) << created.out << b0->log();
+  EXPECT_NE(b0->log().find("request.rejected"), std::string::npos) << b0->log();
 }
 
 TEST(ClusterNoEtcd, UnreachableStoreFailsStartupClearly) {
