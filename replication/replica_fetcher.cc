@@ -338,6 +338,15 @@ absl::Status ReplicaFetcher::FetchRound(client::Connection& conn) {
 }
 
 absl::Status ReplicaFetcher::RunOnce() {
+  {
+    // Idle (this leader's partitions moved elsewhere): no connection to it until one is added.
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || !partitions_.empty();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(options_.backoff_ms));
+    if (stopping_ || partitions_.empty()) return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<client::Connection> conn, Connected());
   std::vector<Key> to_truncate;
   {

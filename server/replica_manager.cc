@@ -180,27 +180,9 @@ absl::Status ReplicaManager::Sync() {
     it->partitions.push_back(
         {rec.partition, rec.state.leader, rec.state.leader_epoch, rec.replicas, rec.state.isr});
   }
-  StopIdleFetchers();
   absl::MutexLock l(&mu_);
   topics_ = std::move(views);
   return absl::OkStatus();
-}
-
-void ReplicaManager::StopIdleFetchers() {
-  std::set<int32_t> leaders;
-  {
-    absl::MutexLock l(&mu_);
-    for (const auto& [tp, f] : followed_) leaders.insert(f.leader);
-  }
-  for (auto it = fetchers_.begin(); it != fetchers_.end();) {
-    if (leaders.count(it->first) > 0) {
-      ++it;
-      continue;
-    }
-    it->second->Stop();
-    fetcher_address_.erase(it->first);
-    it = fetchers_.erase(it);
-  }
 }
 
 void ReplicaManager::ReleaseGone(const std::vector<TopicRecord>& topics,

@@ -156,8 +156,6 @@ class ReplicaManager : public AppendListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Status SyncTopics(const std::vector<TopicRecord>& topics)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
-  // Stops the fetchers of leaders this broker follows nothing from any more.
-  void StopIdleFetchers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   bool IsEmpty(const TopicInfo& topic) const;
   void ApplyState(const PartitionRecord& rec, const ClusterView& view)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
@@ -197,6 +195,9 @@ class ReplicaManager : public AppendListener {
   std::vector<TopicView> topics_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex sync_mu_;  // one sync at a time (the thread, SyncNow)
+  // One per leader followed since the start. A fetcher left without partitions stays (and holds
+  // no connection): stopping it here, under sync_mu_, could wait out a leader that accepts but
+  // does not answer yet, and locks the fetcher's connection under sync_mu_.
   std::map<int32_t, std::unique_ptr<ReplicaFetcher>> fetchers_ ABSL_GUARDED_BY(sync_mu_);
   std::map<int32_t, std::string> fetcher_address_ ABSL_GUARDED_BY(sync_mu_);
   bool leaving_ ABSL_GUARDED_BY(sync_mu_) = false;

@@ -13,8 +13,10 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "replication/etcd_store.h"
@@ -123,6 +125,29 @@ class ReplicationTest : public ::testing::Test {
   }
 
   BrokerProcess& Broker(int32_t id) { return *brokers_[static_cast<size_t>(id)]; }
+
+  // For a failed wait: the topic's partition states and the brokers' replication log lines.
+  std::string Diagnose(const std::string& topic) {
+    std::string out;
+    auto records = ReadPartitionStates(store_.get(), "/strata/");
+    for (const auto& r : records.ok() ? *records : std::vector<PartitionRecord>{}) {
+      if (r.topic != topic) continue;
+      absl::StrAppend(&out, topic, "-", r.partition, " leader ", r.state.leader, " epoch ",
+                      r.state.leader_epoch, " isr ", absl::StrJoin(r.state.isr, ","), "\n");
+    }
+    for (size_t id = 0; id < brokers_.size(); ++id) {
+      const std::string log = brokers_[id]->log();
+      std::vector<absl::string_view> lines = absl::StrSplit(log, '\n');
+      for (size_t i = 0; i < lines.size(); ++i) {
+        // Replication events, and whatever the broker wrote last (a crash report, say).
+        if (absl::StrContains(lines[i], "replica") || absl::StrContains(lines[i], "controller") ||
+            i + 30 >= lines.size()) {
+          absl::StrAppend(&out, "broker ", id, ": ", lines[i], "\n");
+        }
+      }
+    }
+    return out;
+  }
 
   testing::EtcdProcess etcd_;
   std::vector<std::unique_ptr<BrokerProcess>> brokers_;
@@ -369,7 +394,8 @@ TEST_F(ReplicationTest, ControlledShutdownCostsTheProducerNothing) {
           }
           return true;
         },
-        60'000));
+        60'000))
+        << Diagnose("calm");
   }
   bg.Join();
   EXPECT_EQ(bg.failures.load(), 0);
