@@ -114,15 +114,21 @@ std::shared_ptr<Log> LogManager::Get(const TopicPartition& tp) const {
 
 absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(const TopicPartition& tp,
                                                              const LogConfig& config) {
-  absl::MutexLock lock(&mu_);
-  if (shut_down_) return absl::FailedPreconditionError("log manager is shut down");
-  auto it = logs_.find(tp);
-  if (it != logs_.end()) return it->second;
+  // One creation at a time, and not under mu_: opening takes the new log's lock, and a log's
+  // truncation, under that lock, writes the checkpoints, which list the logs under mu_.
+  absl::MutexLock create(&create_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("log manager is shut down");
+    auto it = logs_.find(tp);
+    if (it != logs_.end()) return it->second;
+  }
   ASSIGN_OR_RETURN(auto log,
                    Log::Open(fs_, JoinPath(options_.data_dir, tp.DirName()), config, clock_,
                              {.checkpoint_now = [this] { return WriteCheckpoints(); }}));
   RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
   std::shared_ptr<Log> shared = std::move(log);
+  absl::MutexLock lock(&mu_);
   logs_[tp] = shared;
   return shared;
 }
@@ -231,6 +237,8 @@ void LogManager::BackgroundLoop() {
 
 absl::Status LogManager::Shutdown() {
   {
+    // After a creation in progress (its log is then closed below), before any other.
+    absl::MutexLock create(&create_mu_);
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::OkStatus();
     shut_down_ = true;

@@ -105,6 +105,7 @@ class LogManager {
   Clock* clock_;
   bool clean_shutdown_ = false;
 
+  absl::Mutex create_mu_;  // one GetOrCreate at a time (taken before mu_)
   mutable absl::Mutex mu_;
   std::map<TopicPartition, std::shared_ptr<Log>> logs_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

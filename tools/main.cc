@@ -1,12 +1,34 @@
 // strata: one binary, many subcommands.
+#include <execinfo.h>
+
 #include <iostream>
 #include <map>
 #include <string>
 
+#include "absl/debugging/stacktrace.h"
+#include "absl/debugging/symbolize.h"
 #include "common/logging.h"
 #include "tools/commands.h"
 
 namespace {
+
+#ifndef NDEBUG
+// Abseil's own unwinder follows frame pointers, which Debian's libabsl omits: the stacks in
+// its reports (a lock-order cycle, found in debug and sanitizer builds) come out empty. glibc's
+// backtrace() unwinds with the DWARF tables instead.
+int UnwindWithBacktrace(void** pcs, int* sizes, int max_depth, int skip_count, const void*,
+                        int* min_dropped_frames) {
+  void* frames[64];
+  const int n = backtrace(frames, 64);
+  int out = 0;
+  for (int i = skip_count + 1; i < n && out < max_depth; ++i, ++out) {
+    pcs[out] = frames[i];
+    if (sizes != nullptr) sizes[out] = 0;
+  }
+  if (min_dropped_frames != nullptr) *min_dropped_frames = 0;
+  return out;
+}
+#endif
 
 constexpr char kUsage[] =
     "usage: strata <command> [args]\n"
@@ -35,6 +57,13 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef NDEBUG
+  // Readable stacks in Abseil's reports of a potential deadlock (the broker then dies).
+  absl::InitializeSymbolizer(argv[0]);
+  void* warm[1];
+  backtrace(warm, 1);  // loads the unwinder now, not inside a Mutex's deadlock check
+  absl::SetStackUnwinder(UnwindWithBacktrace);
+#endif
   std::vector<std::string> args(argv + 1, argv + argc);
   if (const char* level = getenv("STRATA_LOG_LEVEL")) {
     strata::LogLevel l;

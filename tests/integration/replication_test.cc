@@ -138,10 +138,14 @@ class ReplicationTest : public ::testing::Test {
     for (size_t id = 0; id < brokers_.size(); ++id) {
       const std::string log = brokers_[id]->log();
       std::vector<absl::string_view> lines = absl::StrSplit(log, '\n');
+      bool crashed = false;
       for (size_t i = 0; i < lines.size(); ++i) {
-        // Replication events, and whatever the broker wrote last (a crash report, say).
-        if (absl::StrContains(lines[i], "replica") || absl::StrContains(lines[i], "controller") ||
-            i + 30 >= lines.size()) {
+        // Replication events, a crash report (Abseil's or a sanitizer's, with its stacks) and
+        // whatever the broker wrote last.
+        crashed = crashed || absl::StrContains(lines[i], "RAW:") ||
+                  absl::StrContains(lines[i], "Sanitizer");
+        if (crashed || absl::StrContains(lines[i], "replica") ||
+            absl::StrContains(lines[i], "controller") || i + 30 >= lines.size()) {
           absl::StrAppend(&out, "broker ", id, ": ", lines[i], "\n");
         }
       }

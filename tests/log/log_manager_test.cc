@@ -98,6 +98,24 @@ TEST_F(LogManagerTest, HighWatermarksAreCheckpointedAndRestoredForReplication) {
   EXPECT_EQ(m->Get({"orders", 0})->log_end_offset(), Offset(5));
 }
 
+// A truncation writes the checkpoints under the log's lock, and those list the logs. Creating a
+// log must therefore not hold the list's lock while it opens (locks) the new log: Abseil's
+// deadlock detector (on in debug and sanitizer builds) kills the process on that cycle.
+TEST_F(LogManagerTest, ATruncatedLogCheckpointsWithoutALockCycle) {
+  auto m = Open();
+  auto a = m->GetOrCreate({"orders", 0}, config_);
+  ASSERT_TRUE(a.ok());
+  Append(**a, 5);
+  ASSERT_TRUE((*a)->FlushAll().ok());
+  ASSERT_TRUE((*a)->TruncateTo(Offset(2)).ok());
+  EXPECT_EQ(testing::ReadAll(dir_.Sub("recovery-point-offset-checkpoint")), "0\n1\norders 0 2\n")
+      << "the truncation wrote the checkpoints: no recovery point past the new end";
+  auto b = m->GetOrCreate({"orders", 1}, config_);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(m->Partitions().size(), 2u);
+  ASSERT_TRUE(m->Shutdown().ok());
+}
+
 TEST_F(LogManagerTest, UncleanStartRecoversFromCheckpoint) {
   {
     auto m = Open();
