@@ -61,6 +61,9 @@ class LogLoader {
                                                Offset trusted_below);
   absl::Status LoadEpochs();
   absl::Status Finish(SegmentList list);
+  // Corrupt bytes remain in the active segment's file past what is served: a new active segment
+  // (the old one sealed, or moved aside when nothing in it is valid).
+  absl::Status ReplaceCorruptActive(SegmentList& list);
   // Segments reported corrupt by an earlier start (`corrupt-segments`): they are rescanned
   // rather than trusted, so the corrupt batch is never served after a restart either.
   absl::StatusOr<std::set<Offset>> ReadCorruptList();
@@ -352,6 +355,30 @@ absl::Status LogLoader::Load() {
   return Finish(std::move(list));
 }
 
+absl::Status LogLoader::ReplaceCorruptActive(SegmentList& list) {
+  Log& log = *log_;
+  Segment* last = list.back().get();
+  // Append elsewhere. If nothing in it is valid the new segment needs its name: move the file
+  // aside first.
+  Offset next = last->next_offset();
+  if (next == last->base_offset()) {
+    std::string aside = last->log_path() + ".corrupt";
+    LOG_EVENT(Error, "log.corrupt_segment_moved").Kv("path", last->log_path()).Kv("to", aside);
+    RETURN_IF_ERROR(log.fs_->Rename(last->log_path(), aside));
+    for (const char* suffix : {".index", ".timeindex"}) {
+      std::string index = JoinPath(log.dir_, Segment::FileName(last->base_offset(), suffix));
+      if (log.fs_->Exists(index)) RETURN_IF_ERROR(log.fs_->Remove(index));
+    }
+    list.pop_back();  // `last` is gone from here on
+  } else {
+    RETURN_IF_ERROR(last->Seal());
+  }
+  ASSIGN_OR_RETURN(auto seg, Segment::Create(log.fs_, log.dir_, next, segment_options_));
+  list.push_back(std::move(seg));
+  log.dir_needs_sync_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status LogLoader::Finish(SegmentList list) {
   Log& log = *log_;
   if (list.empty()) {
@@ -366,24 +393,7 @@ absl::Status LogLoader::Finish(SegmentList list) {
   Segment* last = list.back().get();
   if (!options_.read_only &&
       std::find(reported_.begin(), reported_.end(), last) != reported_.end()) {
-    // Corrupt bytes remain in the active segment's file past what is served: append elsewhere.
-    // If nothing in it is valid the new segment needs its name: move the file aside first.
-    Offset next = last->next_offset();
-    if (next == last->base_offset()) {
-      std::string aside = last->log_path() + ".corrupt";
-      LOG_EVENT(Error, "log.corrupt_segment_moved").Kv("path", last->log_path()).Kv("to", aside);
-      RETURN_IF_ERROR(log.fs_->Rename(last->log_path(), aside));
-      for (const char* suffix : {".index", ".timeindex"}) {
-        std::string index = JoinPath(log.dir_, Segment::FileName(last->base_offset(), suffix));
-        if (log.fs_->Exists(index)) RETURN_IF_ERROR(log.fs_->Remove(index));
-      }
-      list.pop_back();  // `last` is gone from here on
-    } else {
-      RETURN_IF_ERROR(last->Seal());
-    }
-    ASSIGN_OR_RETURN(auto seg, Segment::Create(log.fs_, log.dir_, next, segment_options_));
-    list.push_back(std::move(seg));
-    log.dir_needs_sync_ = true;
+    RETURN_IF_ERROR(ReplaceCorruptActive(list));
   }
   Offset end = list.back()->next_offset();
   Offset start = std::min(std::max(options_.log_start_offset, list.front()->base_offset()), end);

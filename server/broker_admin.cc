@@ -38,6 +38,49 @@ ErrorCode TopicErrorCode(const absl::Status& s, bool name_ok) {
   return ErrorCode::kUnknownServerError;
 }
 
+// CreateTopics on a single broker: one topic, its answer into `tr`.
+struct LocalTopicRequest {
+  const protocol::CreateTopicsRequest::CreatableTopic& topic;
+  int32_t partitions;
+  const std::map<std::string, std::string>& configs;
+  bool validate_only;
+  int16_t version;
+};
+
+void CreateLocalTopic(PartitionManager& manager, int32_t broker_id, const LocalTopicRequest& req,
+                      protocol::CreateTopicsResponse::CreatableTopicResult& tr) {
+  const auto& t = req.topic;
+  if (t.replication_factor != -1 && t.replication_factor != 1) {
+    tr.error_code = Code(ErrorCode::kInvalidReplicationFactor);
+    tr.error_message = absl::StrCat("replication factor ", t.replication_factor,
+                                    " is larger than the 1 available broker");
+    return;
+  }
+  for (const auto& a : t.assignments) {
+    if (a.broker_ids != std::vector<int32_t>{broker_id}) {
+      tr.error_code = Code(ErrorCode::kInvalidReplicaAssignment);
+      tr.error_message = absl::StrCat("replicas must be [", broker_id, "]");
+      return;
+    }
+  }
+  bool name_ok = ValidateTopicName(t.name).ok();
+  auto created = manager.CreateTopic(t.name, req.partitions, req.configs, req.validate_only);
+  if (!created.ok()) {
+    tr.error_code = Code(TopicErrorCode(created.status(), name_ok));
+    tr.error_message = std::string(created.status().message());
+    return;
+  }
+  tr.topic_id = created->id;
+  tr.num_partitions = created->partitions;
+  tr.replication_factor = 1;
+  if (req.version >= 5) {
+    tr.configs.emplace();
+    for (const auto& [name, value] : created->configs) {
+      tr.configs->push_back({name, value, false, kSourceTopic, false});
+    }
+  }
+}
+
 }  // namespace
 
 void Broker::HandleCreateTopics(RequestContext& ctx, protocol::Reader& r) {
@@ -74,35 +117,8 @@ void Broker::HandleCreateTopics(RequestContext& ctx, protocol::Reader& r) {
       tr.replication_factor = c.replication_factor;
       continue;
     }
-    if (t.replication_factor != -1 && t.replication_factor != 1) {
-      tr.error_code = Code(ErrorCode::kInvalidReplicationFactor);
-      tr.error_message = absl::StrCat("replication factor ", t.replication_factor,
-                                      " is larger than the 1 available broker");
-      continue;
-    }
-    for (const auto& a : t.assignments) {
-      if (a.broker_ids != std::vector<int32_t>{config_.broker_id}) {
-        tr.error_code = Code(ErrorCode::kInvalidReplicaAssignment);
-        tr.error_message = absl::StrCat("replicas must be [", config_.broker_id, "]");
-      }
-    }
-    if (tr.error_code != 0) continue;
-    bool name_ok = ValidateTopicName(t.name).ok();
-    auto created = partitions_->CreateTopic(t.name, partitions, configs, req.validate_only);
-    if (!created.ok()) {
-      tr.error_code = Code(TopicErrorCode(created.status(), name_ok));
-      tr.error_message = std::string(created.status().message());
-      continue;
-    }
-    tr.topic_id = created->id;
-    tr.num_partitions = created->partitions;
-    tr.replication_factor = 1;
-    if (ctx.version() >= 5) {
-      tr.configs.emplace();
-      for (const auto& [name, value] : created->configs) {
-        tr.configs->push_back({name, value, false, kSourceTopic, false});
-      }
-    }
+    CreateLocalTopic(*partitions_, config_.broker_id,
+                     {t, partitions, configs, req.validate_only, ctx.version()}, tr);
   }
   Reply(ctx, resp);
 }

@@ -78,6 +78,21 @@ void PrintLatency(std::vector<int64_t> latencies_us) {
                                at(0.99), at(0.999), at(1.0));
 }
 
+// Values are slices of a random pool: cheap to make, not trivially compressible.
+std::string ValuePool(std::mt19937_64& rng, size_t record_bytes) {
+  std::string pool(std::max<size_t>(1 << 16, 2 * record_bytes), ' ');
+  for (char& c : pool) c = static_cast<char>('a' + rng() % 26);
+  return pool;
+}
+
+// At a fixed rate, record i goes out i/rate seconds after the start.
+void WaitForTurn(int64_t start_ns, int64_t i, int64_t rate) {
+  int64_t due = start_ns + i * 1'000'000'000 / rate;
+  if (int64_t wait = due - NowNs(); wait > 0) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+  }
+}
+
 int BenchProduce(const cli::Args& args, const std::string& topic) {
   absl::StatusOr<client::ProducerOptions> options = ProducerFlags(args);
   absl::Status err = options.status();
@@ -98,10 +113,8 @@ int BenchProduce(const cli::Args& args, const std::string& topic) {
   }
   auto producer = client::Producer::Create(*options);
   if (!producer.ok()) return Fail("strata bench produce", producer.status());
-  // Values are slices of a random pool: cheap to make, not trivially compressible.
   std::mt19937_64 rng(1);
-  std::string pool(std::max<size_t>(1 << 16, 2 * static_cast<size_t>(record_bytes)), ' ');
-  for (char& c : pool) c = static_cast<char>('a' + rng() % 26);
+  const std::string pool = ValuePool(rng, static_cast<size_t>(record_bytes));
   std::vector<int64_t> latencies_us(static_cast<size_t>(records), 0);
   std::atomic<int64_t> failed{0};
   int64_t start = NowNs();
@@ -110,12 +123,7 @@ int BenchProduce(const cli::Args& args, const std::string& topic) {
     client::ProducerRecord r{.topic = topic,
                              .value = pool.substr(at, static_cast<size_t>(record_bytes))};
     if (keys > 0) r.key = absl::StrCat("key-", i % keys);
-    if (rate > 0) {  // a fixed rate: record i goes out i/rate seconds after the start
-      int64_t due = start + i * 1'000'000'000 / rate;
-      if (int64_t wait = due - NowNs(); wait > 0) {
-        std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
-      }
-    }
+    if (rate > 0) WaitForTurn(start, i, rate);
     int64_t sent = NowNs();
     (*producer)
         ->Send(std::move(r),

@@ -49,20 +49,24 @@ absl::StatusOr<server::BrokerConfig> BuildConfig(const cli::Args& args,
   return config;
 }
 
+// --set may repeat: its values go to `sets`, the other arguments to `rest` (parsed normally).
+void SplitSets(const Argv& argv, std::vector<std::string>* rest, std::vector<std::string>* sets) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--set" && i + 1 < argv.size()) {
+      sets->push_back(argv[++i]);
+    } else if (absl::StartsWith(argv[i], "--set=")) {
+      sets->push_back(argv[i].substr(6));
+    } else {
+      rest->push_back(argv[i]);
+    }
+  }
+}
+
 }  // namespace
 
 int Serve(const Argv& argv) {
-  // --set may repeat: collect those first, parse the rest normally.
   std::vector<std::string> rest, sets;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    if (argv[i] == "--set" && i + 1 < argv.size()) {
-      sets.push_back(argv[++i]);
-    } else if (absl::StartsWith(argv[i], "--set=")) {
-      sets.push_back(argv[i].substr(6));
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
+  SplitSets(argv, &rest, &sets);
   cli::Args args;
   absl::Status parsed = args.Parse(rest, {"help"},
                                    {"config", "data-dir", "listen", "advertised", "broker-id",
