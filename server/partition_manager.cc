@@ -80,23 +80,46 @@ absl::Status PartitionManager::Reconcile() {
       RETURN_IF_ERROR(topics_->Put(*topic));
     }
   }
-  absl::MutexLock lock(&mu_);
-  for (const TopicInfo& topic : topics_->List()) RETURN_IF_ERROR(AddPartitionsLocked(topic, 0));
+  absl::MutexLock lock(&change_mu_);
+  for (const TopicInfo& topic : topics_->List()) RETURN_IF_ERROR(AddPartitions(topic, 0));
+  absl::MutexLock map_lock(&mu_);
   LOG_EVENT(Info, "partitions.loaded")
       .Kv("topics", topics_->List().size())
       .Kv("partitions", partitions_.size());
   return absl::OkStatus();
 }
 
-absl::Status PartitionManager::AddPartitionsLocked(const TopicInfo& topic, int32_t from) {
+absl::Status PartitionManager::AddPartitions(const TopicInfo& topic, int32_t from) {
   ASSIGN_OR_RETURN(LogConfig config, config_.TopicConfig(topic.configs));
   for (int32_t p = from; p < topic.partitions; ++p) {
     TopicPartition tp{topic.name, p};
-    if (partitions_.count(tp)) continue;
+    if (Get(tp.topic, tp.partition) != nullptr) continue;
+    // Creating a log syncs directories: not under mu_, which every request's lookup takes.
     ASSIGN_OR_RETURN(auto log, logs_->GetOrCreate(tp, config));
-    partitions_[tp] = std::make_shared<Partition>(tp, std::move(log), initial_role());
+    auto partition = std::make_shared<Partition>(tp, std::move(log), initial_role());
+    absl::MutexLock lock(&mu_);
+    partitions_[tp] = std::move(partition);
   }
   return absl::OkStatus();
+}
+
+absl::Status PartitionManager::DropPartitions(const std::string& topic, int32_t from, int32_t to) {
+  for (int32_t p = from; p < to; ++p) {
+    TopicPartition tp{topic, p};
+    {
+      absl::MutexLock lock(&mu_);
+      partitions_.erase(tp);
+    }
+    absl::Status s = logs_->Delete(tp);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+void PartitionManager::UpdateLogConfigs(const TopicInfo& topic, const LogConfig& config) {
+  for (int32_t p = 0; p < topic.partitions; ++p) {
+    if (auto partition = Get(topic.name, p)) partition->log().UpdateConfig(config);
+  }
 }
 
 std::shared_ptr<Partition> PartitionManager::Get(absl::string_view topic, int32_t partition) const {
@@ -124,14 +147,20 @@ absl::StatusOr<TopicInfo> PartitionManager::CreateTopic(
     return absl::OutOfRangeError(absl::StrCat("invalid partition count ", partitions));
   }
   RETURN_IF_ERROR(config_.TopicConfig(configs).status());
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   if (topics_->Get(name).has_value()) {
     return absl::AlreadyExistsError(absl::StrCat("topic '", name, "' already exists"));
   }
   TopicInfo topic{name, TopicStore::NewId(), partitions, configs};
   if (validate_only) return topic;
-  RETURN_IF_ERROR(topics_->Put(topic));
-  RETURN_IF_ERROR(AddPartitionsLocked(topic, 0));
+  // The partitions first, then the topic: whoever sees the topic finds its partitions. A
+  // failure leaves neither.
+  absl::Status s = AddPartitions(topic, 0);
+  if (s.ok()) s = topics_->Put(topic);
+  if (!s.ok()) {
+    IgnoreError(DropPartitions(name, 0, partitions), "a leftover log is adopted at the next start");
+    return s;
+  }
   LOG_EVENT(Info, "topic.created").Kv("topic", name).Kv("partitions", partitions);
   return topic;
 }
@@ -139,7 +168,7 @@ absl::StatusOr<TopicInfo> PartitionManager::CreateTopic(
 absl::StatusOr<bool> PartitionManager::AdoptTopic(const TopicInfo& topic) {
   RETURN_IF_ERROR(ValidateTopicName(topic.name));
   ASSIGN_OR_RETURN(LogConfig config, config_.TopicConfig(topic.configs));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   std::optional<TopicInfo> local = topics_->Get(topic.name);
   if (local.has_value() && local->id == topic.id && local->partitions >= topic.partitions &&
       local->configs == topic.configs) {
@@ -147,8 +176,8 @@ absl::StatusOr<bool> PartitionManager::AdoptTopic(const TopicInfo& topic) {
   }
   auto all_empty = [&] {
     for (int32_t p = 0; p < local->partitions; ++p) {
-      auto it = partitions_.find(TopicPartition{topic.name, p});
-      if (it != partitions_.end() && it->second->log().log_end_offset() > Offset(0)) return false;
+      auto partition = Get(topic.name, p);
+      if (partition != nullptr && partition->log().log_end_offset() > Offset(0)) return false;
     }
     return true;
   };
@@ -158,22 +187,14 @@ absl::StatusOr<bool> PartitionManager::AdoptTopic(const TopicInfo& topic) {
         .Kv("topic", topic.name)
         .Kv("old_id", TopicIdHex(local->id))
         .Kv("id", TopicIdHex(topic.id));
-    for (int32_t p = 0; p < local->partitions; ++p) {
-      TopicPartition tp{topic.name, p};
-      partitions_.erase(tp);
-      absl::Status s = logs_->Delete(tp);
-      if (!s.ok() && !absl::IsNotFound(s)) return s;
-    }
+    RETURN_IF_ERROR(DropPartitions(topic.name, 0, local->partitions));
     local.reset();
   }
   TopicInfo merged = topic;
   if (local.has_value()) merged.partitions = std::max(local->partitions, topic.partitions);
+  RETURN_IF_ERROR(AddPartitions(merged, 0));  // before the topic says they exist
   RETURN_IF_ERROR(topics_->Put(merged));
-  RETURN_IF_ERROR(AddPartitionsLocked(merged, 0));
-  for (int32_t p = 0; p < merged.partitions; ++p) {
-    auto it = partitions_.find(TopicPartition{merged.name, p});
-    if (it != partitions_.end()) it->second->log().UpdateConfig(config);
-  }
+  UpdateLogConfigs(merged, config);
   LOG_EVENT(Info, "topic.adopted")
       .Kv("topic", topic.name)
       .Kv("partitions", merged.partitions)
@@ -182,23 +203,18 @@ absl::StatusOr<bool> PartitionManager::AdoptTopic(const TopicInfo& topic) {
 }
 
 absl::Status PartitionManager::DeleteTopic(absl::string_view name) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   std::optional<TopicInfo> topic = topics_->Get(name);
   if (!topic.has_value()) return absl::NotFoundError(absl::StrCat("topic '", name, "' not found"));
   RETURN_IF_ERROR(topics_->Remove(name));
-  for (int32_t p = 0; p < topic->partitions; ++p) {
-    TopicPartition tp{topic->name, p};
-    partitions_.erase(tp);
-    absl::Status s = logs_->Delete(tp);
-    if (!s.ok() && !absl::IsNotFound(s)) return s;
-  }
+  RETURN_IF_ERROR(DropPartitions(topic->name, 0, topic->partitions));
   LOG_EVENT(Info, "topic.deleted").Kv("topic", name);
   return absl::OkStatus();
 }
 
 absl::Status PartitionManager::CreatePartitions(absl::string_view name, int32_t total,
                                                 bool validate_only) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   std::optional<TopicInfo> topic = topics_->Get(name);
   if (!topic.has_value()) return absl::NotFoundError(absl::StrCat("topic '", name, "' not found"));
   if (total <= topic->partitions) {
@@ -209,24 +225,21 @@ absl::Status PartitionManager::CreatePartitions(absl::string_view name, int32_t 
   if (validate_only) return absl::OkStatus();
   int32_t from = topic->partitions;
   topic->partitions = total;
-  RETURN_IF_ERROR(topics_->Put(*topic));
-  return AddPartitionsLocked(*topic, from);
+  RETURN_IF_ERROR(AddPartitions(*topic, from));  // before the topic says they exist
+  return topics_->Put(*topic);
 }
 
 absl::Status PartitionManager::SetTopicConfigs(absl::string_view name,
                                                const std::map<std::string, std::string>& overrides,
                                                bool validate_only) {
   ASSIGN_OR_RETURN(LogConfig config, config_.TopicConfig(overrides));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   std::optional<TopicInfo> topic = topics_->Get(name);
   if (!topic.has_value()) return absl::NotFoundError(absl::StrCat("topic '", name, "' not found"));
   if (validate_only) return absl::OkStatus();
   topic->configs = overrides;
   RETURN_IF_ERROR(topics_->Put(*topic));
-  for (int32_t p = 0; p < topic->partitions; ++p) {
-    auto it = partitions_.find(TopicPartition{topic->name, p});
-    if (it != partitions_.end()) it->second->log().UpdateConfig(config);
-  }
+  UpdateLogConfigs(*topic, config);
   if (config.cleanup_compact) logs_->cleaner().Wake();  // e.g. cleanup.policy became compact
   return absl::OkStatus();
 }

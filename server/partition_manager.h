@@ -4,7 +4,9 @@
 // topics, and metadata without directories gets empty logs.
 //
 // Thread-safe. Partitions are shared: a request keeps its Partition (and so its Log) alive while
-// it runs, even if the topic is deleted meanwhile.
+// it runs, even if the topic is deleted meanwhile. Topic changes run one at a time and do their
+// file work (creating, syncing, deleting directories) without blocking lookups (Get). A new
+// topic, or a grown one, is listed only once all of its partitions exist.
 #pragma once
 
 #include <atomic>
@@ -133,12 +135,21 @@ class PartitionManager {
     return config_.metadata == "embedded" ? Partition::Role::kLeader : Partition::Role::kNone;
   }
   absl::Status Reconcile();
-  absl::Status AddPartitionsLocked(const TopicInfo& topic, int32_t from)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens (creating if needed) the topic's partitions from `from` on that are not open yet.
+  absl::Status AddPartitions(const TopicInfo& topic, int32_t from)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Closes partitions [from, to) of `topic` and deletes their logs.
+  absl::Status DropPartitions(const std::string& topic, int32_t from, int32_t to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  void UpdateLogConfigs(const TopicInfo& topic, const LogConfig& config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
 
   BrokerConfig config_;
   std::unique_ptr<TopicStore> topics_;
   std::unique_ptr<LogManager> logs_;
+  // One topic change at a time (create, adopt, grow, re-configure, delete). Held across the
+  // file work; mu_ only for the map, so lookups never wait for a directory sync.
+  absl::Mutex change_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::map<TopicPartition, std::shared_ptr<Partition>> partitions_ ABSL_GUARDED_BY(mu_);
 };
