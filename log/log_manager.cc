@@ -123,11 +123,18 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(const TopicPartitio
     auto it = logs_.find(tp);
     if (it != logs_.end()) return it->second;
   }
-  ASSIGN_OR_RETURN(auto log,
-                   Log::Open(fs_, JoinPath(options_.data_dir, tp.DirName()), config, clock_,
-                             {.checkpoint_now = [this] { return WriteCheckpoints(); }}));
+  const std::string dir = JoinPath(options_.data_dir, tp.DirName());
+  const bool existed = fs_->Exists(dir);
+  auto log = Log::Open(fs_, dir, config, clock_,
+                       {.checkpoint_now = [this] { return WriteCheckpoints(); }});
+  if (!log.ok()) {
+    // A half-made new directory (no space for its first segment, say) would be loaded as a
+    // partition at the next start: it goes.
+    if (!existed) IgnoreError(RemoveTree(fs_, dir), "an empty leftover holds no data");
+    return log.status();
+  }
   RETURN_IF_ERROR(fs_->SyncDir(options_.data_dir));
-  std::shared_ptr<Log> shared = std::move(log);
+  std::shared_ptr<Log> shared = std::move(*log);
   absl::MutexLock lock(&mu_);
   logs_[tp] = shared;
   return shared;

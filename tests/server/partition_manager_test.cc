@@ -48,5 +48,23 @@ TEST_F(PartitionManagerTest, AFailedCreationLeavesNoTopicAndNoPartitions) {
   EXPECT_TRUE(pm->Shutdown().ok());
 }
 
+// The same with the failure after the partition's directory was made (its first segment file
+// cannot be created): the directory goes too, so the next start has no stray log to adopt.
+TEST_F(PartitionManagerTest, AFailedCreationLeavesNoDirectoryBehind) {
+  auto pm = Open();
+  ASSERT_NE(pm, nullptr);
+  fs_.AddRule({.op = FsOp::kOpen, .path_contains = "orders-2/", .error = 28});  // ENOSPC
+  EXPECT_FALSE(pm->CreateTopic("orders", 4, {}, /*validate_only=*/false).ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    EXPECT_FALSE(FileSystem::Default()->Exists(dir_.Sub("orders-" + std::to_string(p)))) << p;
+  }
+  ASSERT_TRUE(pm->Shutdown().ok());
+  pm.reset();
+  auto reopened = Open();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_FALSE(reopened->Topic("orders").has_value());
+  EXPECT_TRUE(reopened->Shutdown().ok());
+}
+
 }  // namespace
 }  // namespace strata::server
