@@ -23,6 +23,8 @@ using protocol::ErrorCode;
 constexpr int16_t kFetchVersion = 12;
 constexpr int16_t kListOffsetsVersion = 7;
 constexpr int16_t kOffsetForLeaderEpochVersion = 4;
+// A partition fenced by its leader (FENCED_LEADER_EPOCH) asks again after this long.
+constexpr int64_t kFencedRetryMs = 5'000;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -66,9 +68,10 @@ void ReplicaFetcher::AddPartition(PartitionToFetch p) {
   absl::MutexLock lock(&mu_);
   State& s = partitions_[key];
   s.p = std::move(p);
-  ++s.generation;
+  // From one counter for all partitions: a partition removed and added again must not reuse
+  // the generation of a request still in flight from before (it would apply to the new entry).
+  s.generation = ++next_generation_;
   s.needs_truncation = true;
-  s.parked = false;
   s.retry_at_ms = 0;
   s.status.error.clear();
   s.status.log_end = s.p.log->log_end_offset();
@@ -104,13 +107,22 @@ absl::StatusOr<std::shared_ptr<client::Connection>> ReplicaFetcher::Connected() 
   return conn_;
 }
 
-void ReplicaFetcher::Fail(State& s, std::string error, bool park) const {
+void ReplicaFetcher::Fail(const Key& key, State& s, std::string error, bool fenced) const {
   s.status.error = std::move(error);
-  if (park) {
-    s.parked = true;
-  } else {
+  if (!fenced) {
     s.retry_at_ms = NowMs() + options_.backoff_ms;
+    return;
   }
+  // The leader is on a newer epoch than this follower was told: the replica manager normally
+  // re-adds the partition with it soon. Until then (or if that change was missed) the partition
+  // waits, then compares epochs with the leader again.
+  s.retry_at_ms = NowMs() + std::max<int64_t>(kFencedRetryMs, options_.backoff_ms);
+  s.needs_truncation = true;
+  LOG_EVENT(Warn, "replica.fenced")
+      .Kv("partition", Name(key.first, key.second))
+      .Kv("leader", options_.leader.ToString())
+      .Kv("epoch", s.p.leader_epoch)
+      .Kv("retry_ms", s.retry_at_ms - NowMs());
 }
 
 absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, State& s) {
@@ -135,7 +147,7 @@ absl::Status ReplicaFetcher::Truncate(client::Connection& conn, const Key& key, 
   const auto& r = resp.topics[0].partitions[0];
   if (r.error_code != 0) {
     auto code = static_cast<ErrorCode>(r.error_code);
-    Fail(s, protocol::ErrorName(code), code == ErrorCode::kFencedLeaderEpoch);
+    Fail(key, s, protocol::ErrorName(code), code == ErrorCode::kFencedLeaderEpoch);
     return absl::OkStatus();
   }
   Offset end = s.p.log->log_end_offset();
@@ -236,7 +248,7 @@ void ReplicaFetcher::Apply(const Key& key, uint64_t generation, int16_t error,
   Log& log = *s.p.log;
   if (error != 0) {
     auto code = static_cast<ErrorCode>(error);
-    Fail(s, protocol::ErrorName(code), code == ErrorCode::kFencedLeaderEpoch);
+    Fail(key, s, protocol::ErrorName(code), code == ErrorCode::kFencedLeaderEpoch);
     return;
   }
   if (!records.empty()) {
@@ -250,7 +262,7 @@ void ReplicaFetcher::Apply(const Key& key, uint64_t generation, int16_t error,
       st = log.Append(bytes, {.assign_offsets = false}).status();
     }
     if (!st.ok()) {
-      Fail(s, std::string(st.message()), false);
+      Fail(key, s, std::string(st.message()), false);
       s.needs_truncation = true;  // compare with the leader again before the next fetch
       LOG_EVENT(Warn, "replica.append_failed")
           .Kv("partition", Name(key.first, key.second))
@@ -277,7 +289,7 @@ protocol::FetchRequest ReplicaFetcher::BuildRequest(std::map<Key, uint64_t>* gen
   absl::MutexLock lock(&mu_);
   const int64_t now = NowMs();
   for (auto& [key, s] : partitions_) {
-    if (s.parked || s.needs_truncation || now < s.retry_at_ms) continue;
+    if (s.needs_truncation || now < s.retry_at_ms) continue;
     (*generations)[key] = s.generation;
     auto topic = std::find_if(req.topics.begin(), req.topics.end(),
                               [&](const auto& t) { return t.topic == key.first; });
@@ -332,7 +344,7 @@ absl::Status ReplicaFetcher::FetchRound(client::Connection& conn) {
     if (absl::IsUnavailable(st) && conn.closed()) return st;  // the connection is gone
     absl::MutexLock lock(&mu_);
     auto it = partitions_.find(key);
-    if (it != partitions_.end()) Fail(it->second, std::string(st.message()), false);
+    if (it != partitions_.end()) Fail(key, it->second, std::string(st.message()), false);
   }
   return absl::OkStatus();
 }
@@ -353,7 +365,7 @@ absl::Status ReplicaFetcher::RunOnce() {
     absl::MutexLock lock(&mu_);
     const int64_t now = NowMs();
     for (auto& [key, s] : partitions_) {
-      if (s.needs_truncation && !s.parked && now >= s.retry_at_ms) to_truncate.push_back(key);
+      if (s.needs_truncation && now >= s.retry_at_ms) to_truncate.push_back(key);
     }
   }
   for (const Key& key : to_truncate) {
@@ -372,7 +384,6 @@ absl::Status ReplicaFetcher::RunOnce() {
     if (it == partitions_.end() || it->second.generation != copy.generation) continue;
     State& s = it->second;
     s.needs_truncation = copy.needs_truncation;
-    s.parked = copy.parked;
     s.retry_at_ms = copy.retry_at_ms;
     s.status.error = copy.status.error;
     s.status.truncated_records = copy.status.truncated_records;

@@ -20,8 +20,10 @@
 // the leader has not caught up with the new state yet — or a failed local append) shows in its
 // Status and is retried after replica.fetch.backoff.ms; a failed append compares epochs with the
 // leader again first. FENCED_LEADER_EPOCH (the leader is on a newer epoch than this follower
-// was told) parks the partition until it is re-added with the new state. Connection errors back
-// off and reconnect. Re-adding a partition discards results of requests sent before it.
+// was told) is logged (replica.fenced) and the partition waits to be re-added with the new
+// state, comparing epochs with the leader again every 5 s meanwhile. Connection errors back off
+// and reconnect. Re-adding a partition (even after removing it) discards the results of every
+// request sent before it.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -86,19 +88,19 @@ class ReplicaFetcher {
   absl::Status RunOnce();
 
  private:
+  friend class ReplicaFetcherTestPeer;  // drives one fetch round in two halves
   using Key = std::pair<std::string, int32_t>;
   struct State {
     PartitionToFetch p;
     uint64_t generation = 0;  // bumped by AddPartition: older responses are ignored
     bool needs_truncation = true;
-    bool parked = false;      // until re-added
     int64_t retry_at_ms = 0;  // steady clock; after an error
     PartitionStatus status;
   };
 
   absl::StatusOr<std::shared_ptr<client::Connection>> Connected();
   absl::Status Truncate(client::Connection& conn, const Key& key, State& s);
-  // One Fetch of every partition ready for it (not parked, truncated, not backing off), and
+  // One Fetch of every partition ready for it (truncated, not backing off), and
   // the generation each was asked at.
   protocol::FetchRequest BuildRequest(std::map<Key, uint64_t>* generations);
   absl::Status FetchRound(client::Connection& conn);
@@ -107,9 +109,9 @@ class ReplicaFetcher {
   void Apply(const Key& key, uint64_t generation, int16_t error, int64_t high_watermark,
              std::span<const uint8_t> records);
   absl::Status ResetOutOfRange(client::Connection& conn, const Key& key);
-  // Records a partition error in `s`: parked (FENCED_LEADER_EPOCH) or retried after the
-  // back-off.
-  void Fail(State& s, std::string error, bool park) const;
+  // Records a partition error in `s`, retried after the back-off; `fenced` (FENCED_LEADER_EPOCH):
+  // logged, and retried (with epochs compared first) after a longer wait.
+  void Fail(const Key& key, State& s, std::string error, bool fenced) const;
   void Run();
 
   const Options options_;
@@ -117,6 +119,7 @@ class ReplicaFetcher {
   std::shared_ptr<client::Connection> conn_ ABSL_GUARDED_BY(conn_mu_);
   mutable absl::Mutex mu_;
   std::map<Key, State> partitions_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -6,17 +6,38 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "log/batch_builder.h"
+#include "protocol/errors.h"
+#include "protocol/fetch.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/rdkafka.h"
 #include "tests/testing/shell.h"
 #include "tests/testing/temp_dir.h"
 
 namespace strata {
+
+// One fetch round in two halves, so that a test can change the partitions while a fetch is out.
+class ReplicaFetcherTestPeer {
+ public:
+  // Builds a fetch as the fetcher's thread would send it; returns the generation it asked
+  // `topic`-`partition` at.
+  static uint64_t SendFetch(ReplicaFetcher& f, const std::string& topic, int32_t partition) {
+    std::map<ReplicaFetcher::Key, uint64_t> generations;
+    (void)f.BuildRequest(&generations);
+    return generations.at({topic, partition});
+  }
+  // The leader's answer to that fetch arrives: an error for the partition, no records.
+  static void Answer(ReplicaFetcher& f, const std::string& topic, int32_t partition,
+                     uint64_t generation, protocol::ErrorCode error) {
+    f.Apply({topic, partition}, generation, static_cast<int16_t>(error), -1, {});
+  }
+};
+
 namespace {
 
 using testing::BrokerProcess;
@@ -151,6 +172,29 @@ TEST_F(ReplicaFetcherTest, AFollowerPastTheLeadersEndStartsOverAtIt) {
   EXPECT_EQ(logs_[0]->log_start_offset(), Offset(100));
   Produce(leader_.bootstrap(), 100, 10);
   EXPECT_TRUE(Eventually([&] { return CaughtUp(0, 110); })) << fetcher_->Status(kTopic, 0)->error;
+  fetcher_->Stop();
+}
+
+// Issue 13, bug 1: an epoch change with the same leader removes the partition and adds it again.
+// A fetch sent before must not count for the new entry: its generation used to start again at 1,
+// so that fetch's FENCED_LEADER_EPOCH parked the new entry until the next epoch change (a follower
+// frozen for minutes, out of the ISR, with nothing logged).
+TEST_F(ReplicaFetcherTest, APartitionAddedAgainIgnoresTheAnswerToAnEarlierFetch) {
+  Produce(leader_.bootstrap(), 0, 100);
+  Follow(0);
+  ASSERT_TRUE(fetcher_->RunOnce().ok());  // compares epochs (none yet) and copies the 100
+  ASSERT_TRUE(CaughtUp(0, 100));
+  Produce(leader_.bootstrap(), 100, 50);
+  const uint64_t sent_at = ReplicaFetcherTestPeer::SendFetch(*fetcher_, kTopic, 0);
+  fetcher_->RemovePartition(kTopic, 0);  // the partition's new state names no leader
+  Follow(0);                             // the next one names the same leader again
+  ReplicaFetcherTestPeer::Answer(*fetcher_, kTopic, 0, sent_at,
+                                 protocol::ErrorCode::kFencedLeaderEpoch);
+  EXPECT_EQ(fetcher_->Status(kTopic, 0)->error, "");
+  fetcher_->Start();
+  // Well within the 5 s a fenced partition waits before it asks again.
+  EXPECT_TRUE(Eventually([&] { return CaughtUp(0, 150); }, 3'000))
+      << fetcher_->Status(kTopic, 0)->error;
   fetcher_->Stop();
 }
 
