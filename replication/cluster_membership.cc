@@ -275,9 +275,26 @@ ClusterView ClusterMembership::View() const {
   return view_;
 }
 
+int64_t ClusterMembership::SessionValidUntilMs() const {
+  LeaseId lease;
+  {
+    absl::MutexLock lock(&mu_);
+    if (session_lost_ || stopping_) return 0;
+    lease = lease_;
+  }
+  return lease == kNoLease ? 0 : store_->LeaseValidUntilMs(lease);
+}
+
+bool ClusterMembership::HasSession() const {
+  return Clock::System()->MonotonicMs() < SessionValidUntilMs();
+}
+
 bool ClusterMembership::IsController() const {
-  absl::MutexLock lock(&mu_);
-  return view_.controller_id == options_.self.id && !session_lost_ && lease_ != kNoLease;
+  {
+    absl::MutexLock lock(&mu_);
+    if (view_.controller_id != options_.self.id) return false;
+  }
+  return HasSession();
 }
 
 void ClusterMembership::Stop() {

@@ -85,6 +85,13 @@ class ClusterMembership {
   ~ClusterMembership();  // Stop()
 
   ClusterView View() const;
+  // Until when (Clock::System()->MonotonicMs()) this broker's session is certainly alive in the
+  // store (MetadataStore::LeaseValidUntilMs): 0 while it has none (lost, not registered yet,
+  // stopped). A broker acts as leader or controller only before this time: once it passes, the
+  // store may have expired the session and the cluster may have moved on without it.
+  int64_t SessionValidUntilMs() const;
+  bool HasSession() const;
+  // The controller in the view is this broker, and its session is alive.
   bool IsController() const;
   // Adds a listener called (on the membership's thread) after every change of the view, like
   // the one given to Start. RemoveListener returns once it is not running and will not run.

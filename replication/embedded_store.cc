@@ -3,6 +3,7 @@
 #include "replication/embedded_store.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -173,6 +174,13 @@ void EmbeddedMetadataStore::Impl::KeepAliveInBackground(LeaseId lease,
   it->second.pinned = true;
 }
 
+int64_t EmbeddedMetadataStore::Impl::LeaseValidUntilMs(LeaseId lease) {
+  absl::MutexLock lock(&mu_);
+  ExpireLocked();
+  auto it = leases_.find(lease);
+  return it != leases_.end() && it->second.pinned ? std::numeric_limits<int64_t>::max() : 0;
+}
+
 absl::Status EmbeddedMetadataStore::Impl::Revoke(LeaseId lease) {
   absl::MutexLock lock(&mu_);
   ExpireLocked();
@@ -336,6 +344,9 @@ absl::Status EmbeddedMetadataStore::KeepAlive(LeaseId lease) { return impl_->Kee
 void EmbeddedMetadataStore::KeepAliveInBackground(LeaseId lease,
                                                   std::function<void(absl::Status)> on_lost) {
   impl_->KeepAliveInBackground(lease, std::move(on_lost));
+}
+int64_t EmbeddedMetadataStore::LeaseValidUntilMs(LeaseId lease) {
+  return impl_->LeaseValidUntilMs(lease);
 }
 absl::Status EmbeddedMetadataStore::Revoke(LeaseId lease) { return impl_->Revoke(lease); }
 absl::StatusOr<std::unique_ptr<WatchHandle>> EmbeddedMetadataStore::Watch(absl::string_view prefix,

@@ -38,6 +38,7 @@ class EmbeddedMetadataStore::Impl {
   absl::StatusOr<LeaseId> Grant(int64_t ttl_ms);
   absl::Status KeepAlive(LeaseId lease);
   void KeepAliveInBackground(LeaseId lease, std::function<void(absl::Status)> on_lost);
+  int64_t LeaseValidUntilMs(LeaseId lease);
   absl::Status Revoke(LeaseId lease);
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(absl::string_view prefix,
                                                      int64_t start_revision,

@@ -44,25 +44,59 @@ class EtcdMetadataStore::Impl {
     return ttl_s;
   }
 
+  // Until when a lease whose grant or refresh was sent at `sent_ms` and set `ttl_ms` is
+  // certainly alive on the server (which counts from its later receipt), with a margin for
+  // the two clocks' rates.
+  static int64_t ValidUntil(int64_t sent_ms, int64_t ttl_ms) {
+    return sent_ms + ttl_ms - ttl_ms / 10;
+  }
+
+  void Granted(LeaseId lease, int64_t sent_ms, int64_t ttl_ms) {
+    absl::MutexLock lock(&mu_);
+    granted_[lease] = {.ttl_ms = ttl_ms,
+                       .valid_until_ms = ValidUntil(sent_ms, ttl_ms),
+                       .lost_after_ms = sent_ms + ttl_ms};
+  }
+
   void AddKeepAlive(LeaseId lease, std::function<void(absl::Status)> on_lost) {
     absl::MutexLock lock(&mu_);
     const int64_t now_ms = Now();
-    // The TTL is learnt from the first refresh, which happens at once.
-    keepalives_[lease] = KeepAliveEntry{
-        .ttl_ms = 0, .next_ms = now_ms, .last_ok_ms = now_ms, .on_lost = std::move(on_lost)};
+    // The first refresh happens at once; until it answers, the grant vouches for the lease.
+    KeepAliveEntry entry{
+        .next_ms = now_ms, .lost_after_ms = now_ms + 2'000, .on_lost = std::move(on_lost)};
+    if (auto g = granted_.find(lease); g != granted_.end()) {
+      entry.ttl_ms = g->second.ttl_ms;
+      entry.valid_until_ms = g->second.valid_until_ms;
+      entry.lost_after_ms = g->second.lost_after_ms;
+      granted_.erase(g);
+    }
+    keepalives_[lease] = std::move(entry);
   }
 
   void RemoveKeepAlive(LeaseId lease) {
     absl::MutexLock lock(&mu_);
     keepalives_.erase(lease);
+    granted_.erase(lease);
+  }
+
+  int64_t ValidUntilMs(LeaseId lease) {
+    absl::MutexLock lock(&mu_);
+    auto it = keepalives_.find(lease);
+    return it == keepalives_.end() ? 0 : it->second.valid_until_ms;
   }
 
  private:
   struct KeepAliveEntry {
-    int64_t ttl_ms = 0;  // 0 until the first successful refresh
+    int64_t ttl_ms = 0;  // 0 until known (from the grant or the first refresh)
     int64_t next_ms = 0;
-    int64_t last_ok_ms = 0;
+    int64_t valid_until_ms = 0;  // ValidUntil() of the last successful grant or refresh
+    int64_t lost_after_ms = 0;   // no refresh got through until then: surely expired
     std::function<void(absl::Status)> on_lost;
+  };
+  struct GrantEntry {
+    int64_t ttl_ms = 0;
+    int64_t valid_until_ms = 0;
+    int64_t lost_after_ms = 0;
   };
 
   static int64_t Now() { return Clock::System()->MonotonicMs(); }
@@ -88,6 +122,7 @@ class EtcdMetadataStore::Impl {
 
   // Refreshes one lease without holding mu_ across the request.
   void RefreshOne(LeaseId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int64_t sent_ms = Now();
     mu_.Unlock();
     absl::StatusOr<int64_t> ttl_s = Refresh(id);
     mu_.Lock();
@@ -97,12 +132,14 @@ class EtcdMetadataStore::Impl {
     const int64_t now_ms = Now();
     if (ttl_s.ok()) {
       entry.ttl_ms = *ttl_s * 1000;
-      entry.last_ok_ms = now_ms;
+      entry.valid_until_ms = ValidUntil(sent_ms, entry.ttl_ms);
+      entry.lost_after_ms = sent_ms + entry.ttl_ms;
       entry.next_ms = now_ms + std::max<int64_t>(entry.ttl_ms / 3, 100);
       return;
     }
     const int64_t ttl_ms = entry.ttl_ms > 0 ? entry.ttl_ms : 2000;
-    if (absl::IsNotFound(ttl_s.status()) || now_ms - entry.last_ok_ms > ttl_ms) {
+    // Lost: etcd says so, or no refresh got through for a whole TTL (it has surely expired).
+    if (absl::IsNotFound(ttl_s.status()) || now_ms >= entry.lost_after_ms) {
       auto on_lost = std::move(entry.on_lost);
       keepalives_.erase(it);
       LOG_EVENT(Warn, "metadata.lease_lost").Kv("lease", id).Kv("error", ttl_s.status().ToString());
@@ -119,6 +156,7 @@ class EtcdMetadataStore::Impl {
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::map<LeaseId, KeepAliveEntry> keepalives_ ABSL_GUARDED_BY(mu_);
+  std::map<LeaseId, GrantEntry> granted_ ABSL_GUARDED_BY(mu_);  // granted, not yet kept alive
   std::thread keepalive_thread_;
 };
 
@@ -194,9 +232,11 @@ absl::StatusOr<CasResult> EtcdMetadataStore::CompareAndDelete(absl::string_view 
 absl::StatusOr<LeaseId> EtcdMetadataStore::Grant(int64_t ttl_ms) {
   if (ttl_ms <= 0) return absl::InvalidArgumentError("lease TTL must be positive");
   const int64_t ttl_s = (ttl_ms + 999) / 1000;
+  const int64_t sent_ms = Clock::System()->MonotonicMs();
   ASSIGN_OR_RETURN(std::string body,
                    impl_->http().Post("/v3/lease/grant", etcd_json::GrantRequest(ttl_s)));
   ASSIGN_OR_RETURN(etcd_json::Grant grant, etcd_json::ParseGrant(body));
+  impl_->Granted(grant.id, sent_ms, grant.ttl_s * 1000);
   return grant.id;
 }
 
@@ -206,6 +246,8 @@ void EtcdMetadataStore::KeepAliveInBackground(LeaseId lease,
                                               std::function<void(absl::Status)> on_lost) {
   impl_->AddKeepAlive(lease, std::move(on_lost));
 }
+
+int64_t EtcdMetadataStore::LeaseValidUntilMs(LeaseId lease) { return impl_->ValidUntilMs(lease); }
 
 absl::Status EtcdMetadataStore::Revoke(LeaseId lease) {
   impl_->RemoveKeepAlive(lease);

@@ -49,6 +49,7 @@ class EtcdMetadataStore final : public MetadataStore {
   absl::StatusOr<LeaseId> Grant(int64_t ttl_ms) override;
   absl::Status KeepAlive(LeaseId lease) override;
   void KeepAliveInBackground(LeaseId lease, std::function<void(absl::Status)> on_lost) override;
+  int64_t LeaseValidUntilMs(LeaseId lease) override;
   absl::Status Revoke(LeaseId lease) override;
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(absl::string_view prefix,
                                                      int64_t start_revision,

@@ -170,6 +170,13 @@ class MetadataStore {
   // transient errors are retried meanwhile. Embedded: the lease then lives as long as the store
   // object (its holder is this process).
   virtual void KeepAliveInBackground(LeaseId lease, std::function<void(absl::Status)> on_lost) = 0;
+  // For a lease kept alive by KeepAliveInBackground: a time (Clock::System()->MonotonicMs())
+  // before which the store certainly still holds it, so its holder may act on it (lead) until
+  // then. etcd: the send time of the last successful grant or refresh plus 90% of the TTL it set
+  // (the server counts from the later receipt). 0 once the lease is lost or revoked, or for a
+  // lease not kept alive here. Embedded: the lease lives as long as the store object, so
+  // INT64_MAX while it is kept alive.
+  virtual int64_t LeaseValidUntilMs(LeaseId lease) = 0;
   // Ends the lease now and deletes its keys. NotFound if it is already gone.
   virtual absl::Status Revoke(LeaseId lease) = 0;
 

@@ -72,11 +72,13 @@ Response EncodeResponse(std::string frame, const std::vector<protocol::Splice>& 
 }
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConfig config,
-                                                      Clock* clock) {
+                                                      Clock* clock,
+                                                      const std::function<bool()>& cancelled) {
   std::unique_ptr<Broker> b(new Broker(fs, std::move(config), clock));
   RETURN_IF_ERROR(fs->CreateDirs(b->config_.data_dir));
   RETURN_IF_ERROR(b->OpenClusterStore());
-  RETURN_IF_ERROR(b->LoadMetaProperties());
+  RETURN_IF_ERROR(b->UntilStoreAnswers(
+      "reading the cluster id", [&] { return b->LoadMetaProperties(); }, cancelled));
   ASSIGN_OR_RETURN(b->partitions_, PartitionManager::Open(fs, b->config_, clock));
   ASSIGN_OR_RETURN(b->producer_ids_, ProducerIds::Open(fs, b->config_.data_dir));
   b->ShareProducerIds();
@@ -115,7 +117,8 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Start(FileSystem* fs, BrokerConf
   HostPort advertised = b->config_.advertised_or_listen();
   if (advertised.port == 0) advertised.port = b->network_->port();
   b->config_.advertised = advertised;
-  RETURN_IF_ERROR(b->JoinCluster());
+  RETURN_IF_ERROR(b->UntilStoreAnswers(
+      "joining the cluster", [&] { return b->JoinCluster(); }, cancelled));
   RETURN_IF_ERROR(b->network_->Start());
   LOG_EVENT(Info, "broker.started")
       .Kv("broker_id", b->config_.broker_id)
@@ -291,7 +294,10 @@ std::vector<int32_t> Broker::FillBrokers(protocol::MetadataResponse& resp) {
   ClusterView view = membership_->View();
   resp.controller_id = view.controller_id;
   for (const BrokerInfo& b : view.brokers) resp.brokers.push_back({b.id, b.host, b.port, b.rack});
-  return view.BrokerIds();
+  std::vector<int32_t> alive = view.BrokerIds();
+  // Without a session this broker names itself leader of nothing (it leads nothing).
+  if (replicas_ != nullptr && !replicas_->SessionAlive()) std::erase(alive, config_.broker_id);
+  return alive;
 }
 
 void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
@@ -343,7 +349,9 @@ void Broker::HandleMetadata(RequestContext& ctx, protocol::Reader& r) {
       part.isr_nodes = {config_.broker_id};
     }
   }
-  Reply(ctx, resp);
+  // Without a session what this broker knows may be stale (it names itself leader of nothing):
+  // it answers, then closes the connection, so that the client asks another broker next.
+  Reply(ctx, resp, /*close_after=*/replicas_ != nullptr && !replicas_->SessionAlive());
 }
 
 // A single broker coordinates every group itself (whether the group's partition of

@@ -11,6 +11,7 @@
 // broker_fetch.cc). Kafka error codes are produced here, in server/, and nowhere below it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <span>
@@ -86,8 +87,13 @@ std::span<const ApiRange> SupportedApis();
 
 class Broker : public FrameHandler {
  public:
-  static absl::StatusOr<std::unique_ptr<Broker>> Start(FileSystem* fs, BrokerConfig config,
-                                                       Clock* clock);
+  // In a cluster, a metadata store that does not answer yet (etcd down or cut off) is waited
+  // for, with back-off and a log line every 30 s (broker.waiting_for_metadata), bound to its
+  // port but serving nothing, until it answers or `cancelled` returns true (then Cancelled). A
+  // data dir of another cluster or a broker id held by another live broker still fail at once.
+  static absl::StatusOr<std::unique_ptr<Broker>> Start(
+      FileSystem* fs, BrokerConfig config, Clock* clock,
+      const std::function<bool()>& cancelled = nullptr);
   ~Broker() override;
 
   void HandleFrame(std::span<uint8_t> frame, Responder responder,
@@ -102,9 +108,10 @@ class Broker : public FrameHandler {
   const BrokerConfig& config() const { return config_; }
   PartitionManager& partitions() { return *partitions_; }
 
-  // Encodes `body` as the response to `ctx` and sends it.
+  // Encodes `body` as the response to `ctx` and sends it (then closes the connection, with
+  // `close_after`).
   template <typename Body>
-  void Reply(const RequestContext& ctx, const Body& body);
+  void Reply(const RequestContext& ctx, const Body& body, bool close_after = false);
 
  private:
   Broker(FileSystem* fs, BrokerConfig config, Clock* clock)
@@ -115,7 +122,16 @@ class Broker : public FrameHandler {
   absl::Status LoadMetaProperties();
   // Cluster mode (--metadata etcd://...): opens the store; registration comes after listening.
   absl::Status OpenClusterStore();
+  // Registers, starts the replica manager and the controller. On failure it undoes what it
+  // started, so that it can be called again.
   absl::Status JoinCluster();
+  absl::Status JoinClusterOnce();
+  void AbandonJoin();
+  // Runs `step` again (with back-off) for as long as it fails because the metadata store does
+  // not answer, unless `cancelled`.
+  absl::Status UntilStoreAnswers(absl::string_view step_name,
+                                 const std::function<absl::Status()>& step,
+                                 const std::function<bool()>& cancelled);
   // Cluster mode: producer id blocks come from the store, unique across brokers.
   void ShareProducerIds();
   // SIGTERM in a cluster: hands leadership away (controlled.shutdown.enable), stops the
@@ -257,8 +273,9 @@ Response EncodeResponse(std::string frame, const std::vector<protocol::Splice>& 
 namespace strata::server {
 
 template <typename Body>
-void Broker::Reply(const RequestContext& ctx, const Body& body) {
+void Broker::Reply(const RequestContext& ctx, const Body& body, bool close_after) {
   Response r;
+  r.close = close_after;
   protocol::Writer w(&r.bytes);
   protocol::AppendResponseFrame(w, ctx.header.correlation_id, ctx.version(), body);
   ctx.responder.Send(std::move(r));

@@ -1,5 +1,7 @@
 // Broker: meta.properties and cluster membership (--metadata etcd://HOST:PORT).
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -143,7 +145,55 @@ absl::Status Broker::LoadMetaProperties() {
       absl::StrCat("version=0\nbroker.id=", config_.broker_id, "\ncluster.id=", cluster_id_, "\n"));
 }
 
+absl::Status Broker::UntilStoreAnswers(absl::string_view step_name,
+                                       const std::function<absl::Status()>& step,
+                                       const std::function<bool()>& cancelled) {
+  int64_t backoff_ms = 250;
+  int64_t next_log_ms = 0;
+  while (true) {
+    absl::Status s = step();
+    if (s.ok() || metadata_store_ == nullptr ||
+        !(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s))) {
+      return s;
+    }
+    const int64_t now_ms = Clock::System()->MonotonicMs();
+    if (now_ms >= next_log_ms) {
+      LOG_EVENT(Warn, "broker.waiting_for_metadata")
+          .Kv("metadata", config_.metadata)
+          .Kv("step", step_name)
+          .Kv("error", s.ToString())
+          .Kv("message", "not serving until the metadata store answers; retrying");
+      next_log_ms = now_ms + 30'000;
+    }
+    for (int64_t waited = 0; waited < backoff_ms; waited += 100) {
+      if (cancelled && cancelled()) {
+        return absl::CancelledError(
+            absl::StrCat("stopped while waiting for the metadata store (", step_name, ")"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 5'000);
+  }
+}
+
 absl::Status Broker::JoinCluster() {
+  absl::Status s = JoinClusterOnce();
+  if (!s.ok()) AbandonJoin();
+  return s;
+}
+
+void Broker::AbandonJoin() {
+  if (controller_) controller_->Stop();
+  controller_.reset();
+  if (replicas_) replicas_->Stop();
+  replicas_.reset();
+  if (admin_) admin_->Stop();
+  admin_.reset();
+  if (membership_) membership_->Stop();
+  membership_.reset();
+}
+
+absl::Status Broker::JoinClusterOnce() {
   if (metadata_store_ == nullptr) return absl::OkStatus();
   ClusterMembership::Options options;
   options.self = {.id = config_.broker_id,

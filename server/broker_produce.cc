@@ -157,6 +157,11 @@ PartitionResult Broker::ProduceToPartition(const RequestContext& ctx, Partition&
                                            int64_t now) {
   absl::ReaderMutexLock role(&partition.role_lock());
   if (!partition.is_leader()) return {ErrorCode::kNotLeaderOrFollower, "", {}};
+  // In a cluster, a leader whose session may have expired may have been replaced already: an
+  // acks=0/1 write it took could be acknowledged and then lost (docs/operations.md).
+  if (replicas_ != nullptr && !replicas_->SessionAlive()) {
+    return {ErrorCode::kNotLeaderOrFollower, "this broker's cluster session has expired", {}};
+  }
   LogConfig config = partition.log().config();
   PartitionResult result = ValidateBatch(records, ctx.version(), config, now);
   if (result.error != ErrorCode::kNone) return result;

@@ -178,7 +178,7 @@ void Connection::Deliver(uint64_t seq, Response response) {
 void Connection::PumpSends() {
   while (!closed_ && !sending_ && !pending_.empty() && pending_.front().ready) {
     Response& r = pending_.front().response;
-    if (r.close) return Close("closed by handler");
+    if (r.close && r.total_bytes() == 0) return Close("closed by handler");
     if (r.none || r.bytes.empty()) {
       pending_bytes_ -= r.bytes.size();
       pending_.pop_front();
@@ -239,8 +239,10 @@ void Connection::ContinueSend() {
     splice_done_ = 0;
   }
   pending_bytes_ -= r.bytes.size();
+  const bool close_after = r.close;
   pending_.pop_front();
   sending_ = false;
+  if (close_after) return Close("closed by handler after its answer");
   PumpSends();
 }
 

@@ -11,6 +11,11 @@ namespace strata::server {
 
 using protocol::ErrorCode;
 
+namespace {
+// The least time between two ISR writes of the leader for one partition.
+constexpr int64_t kIsrWriteIntervalMs = 1'000;
+}  // namespace
+
 bool ReplicaManager::AdvanceLocked(Led& led, Done& done) {
   Log& log = led.partition->log();
   const Offset hw = led.replication.high_watermark();
@@ -124,6 +129,9 @@ void ReplicaManager::MaintainIsr() {
     int64_t computed_at;  // the state version the new ISR was computed from
   };
   std::vector<Change> changes;
+  // Only a replica whose broker is live in the store may join the ISR (as KIP-841): one cut off
+  // from the store would be taken out again by the controller, and again, and again.
+  const ClusterView view = membership_->View();
   Done done;
   {
     absl::MutexLock lock(&mu_);
@@ -132,6 +140,7 @@ void ReplicaManager::MaintainIsr() {
       std::vector<int32_t> out =
           led.replication.ShrinkCandidates(now, options_.replica_lag_time_max_ms);
       std::vector<int32_t> in = led.replication.ExpandCandidates();
+      std::erase_if(in, [&](int32_t r) { return view.Find(r) == nullptr; });
       if (out.empty() && in.empty()) continue;
       // Leader first, then the replicas in assignment order.
       std::vector<int32_t> isr{options_.self};
@@ -153,6 +162,8 @@ void ReplicaManager::MaintainIsr() {
     auto it = led_.find(tp);
     if (it == led_.end()) continue;
     if (s.ok() || absl::IsAborted(s)) {
+      // At most one ISR change a second per partition, whatever goes wrong elsewhere.
+      it->second.isr_retry_at_ms = NowMs() + kIsrWriteIntervalMs;
       it->second.isr_failures = 0;
       continue;
     }

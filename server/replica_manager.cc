@@ -88,6 +88,13 @@ absl::Status ReplicaManager::Start() {
         if (wake_mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Milliseconds(100))) return;
       }
       ExpireAcks();
+      RefreshSession();
+      // A sync holding the lock (waiting on an unreachable store, say) resigns at its start;
+      // meanwhile SessionAlive() already refuses produce.
+      if (!SessionAlive() && sync_mu_.TryLock()) {
+        ResignAll();
+        sync_mu_.Unlock();
+      }
     }
   });
   return absl::OkStatus();
@@ -160,6 +167,12 @@ void ReplicaManager::StopFetching() {
 
 absl::Status ReplicaManager::Sync() {
   if (stopped_syncing_) return absl::FailedPreconditionError("the replica manager has stopped");
+  RefreshSession();
+  if (!SessionAlive()) {
+    // Leaderships wait for a new session (the membership registers again and wakes us).
+    ResignAll();
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(std::vector<TopicRecord> topics, ReadTopics(store_, options_.root));
   ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
                    ReadPartitionStates(store_, options_.root));
@@ -272,7 +285,8 @@ void ReplicaManager::ApplyState(const PartitionRecord& rec, const ClusterView& v
   if (p == nullptr) return;
   const int32_t leader = rec.state.leader;
   const BrokerInfo* leader_info = view.Find(leader);
-  if (!rec.unreadable && Contains(rec.replicas, options_.self) && leader == options_.self) {
+  if (!rec.unreadable && Contains(rec.replicas, options_.self) && leader == options_.self &&
+      SessionAlive()) {
     return BecomeLeader(rec, std::move(p));
   }
   if (!rec.unreadable && Contains(rec.replicas, options_.self) && leader_info != nullptr) {
@@ -433,6 +447,33 @@ void ReplicaManager::StopFollowing(const TopicPartition& tp) {
   }
   auto f = fetchers_.find(leader);
   if (f != fetchers_.end()) f->second->RemovePartition(tp.topic, tp.partition);
+}
+
+void ReplicaManager::RefreshSession() {
+  session_until_ms_.store(membership_->SessionValidUntilMs(), std::memory_order_release);
+}
+
+void ReplicaManager::ResignAll() {
+  std::vector<std::shared_ptr<Partition>> led;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [tp, l] : led_) led.push_back(l.partition);
+  }
+  if (led.empty()) return;
+  Done done;
+  for (const auto& p : led) {
+    ResignLeadership(p->tp(), done);
+    p->SetRole(Partition::Role::kNone, p->leader_epoch(), kNoLeader);
+  }
+  Finish(done);  // acks=all waits: NOT_LEADER_OR_FOLLOWER
+  LOG_EVENT(Warn, "replicas.resigned_without_session")
+      .Kv("partitions", led.size())
+      .Kv("message",
+          "this broker's session in the metadata store may have expired: it leads nothing until "
+          "it has registered again and read the partition states");
+  if (role_listener_) {
+    for (const auto& p : led) role_listener_(p->tp(), Partition::Role::kNone);
+  }
 }
 
 void ReplicaManager::ResignLeadership(const TopicPartition& tp, Done& done) {

@@ -13,10 +13,13 @@
 //   no leader             role kNone: requests get NOT_LEADER_OR_FOLLOWER.
 //
 // As leader it shrinks the ISR (a follower not caught up for replica.lag.time.max.ms) and expands
-// it (a follower reached the high watermark and the epoch's start), each change a compare-and-set
-// on the partition state's version: if the state moved on meanwhile (a new leader, the
-// controller's change) the write fails and the next sync applies the new state. acks=all
-// produce waits here (WaitForAcks) until the high watermark passes its batch.
+// it (a follower reached the high watermark and the epoch's start, and its broker is live in the
+// store: as KIP-841, a broker cut off from the store never joins an ISR), each change a
+// compare-and-set on the partition state's version, at most one a second per partition: if the
+// state moved on meanwhile (a new leader, the controller's change) the write fails and the next
+// sync applies the new state. acks=all produce waits here (WaitForAcks) until the high watermark
+// passes its batch. A broker leads only while its session in the store is certainly alive
+// (SessionAlive).
 //
 //   ReplicaManager replicas(store, membership, partitions, {.self = 1, .root = "/strata/"});
 //   RETURN_IF_ERROR(replicas.Start());  // syncs once, then follows the store on its thread
@@ -27,6 +30,7 @@
 // thread only, never on the request path.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -90,6 +94,13 @@ class ReplicaManager : public AppendListener {
   // apply roles, so requests for partitions this broker led get NOT_LEADER_OR_FOLLOWER.
   void StopFetching();
 
+  // Whether this broker may act as leader now: its session in the metadata store is certainly
+  // alive (ClusterMembership::SessionValidUntilMs, read every 100 ms and before every sync). A
+  // broker whose session has expired may already have been replaced as leader: it takes no
+  // produce (NOT_LEADER_OR_FOLLOWER), Metadata stops naming it leader, and it resigns every
+  // leadership until it has registered again and read the current partition states.
+  bool SessionAlive() const { return NowMs() < session_until_ms_.load(std::memory_order_acquire); }
+
   // The cluster's topics as of the last sync.
   std::vector<TopicView> Topics() const;
   std::optional<TopicView> Topic(const std::string& name) const;
@@ -132,7 +143,7 @@ class ReplicaManager : public AppendListener {
     int64_t mod_revision = 0;  // of the state: the version for compare-and-set
     LeaderReplicaState replication;
     std::vector<AckWait> waits;
-    int64_t isr_retry_at_ms = 0;  // after a failed ISR write (store unreachable), steady clock
+    int64_t isr_retry_at_ms = 0;  // no ISR write before (steady clock): 1 s after the last one
     int isr_failures = 0;         // consecutive failed ISR writes (logged at the first)
   };
   // A partition this broker follows.
@@ -168,6 +179,10 @@ class ReplicaManager : public AppendListener {
                       const BrokerInfo& leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void StopFollowing(const TopicPartition& tp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void ResignLeadership(const TopicPartition& tp, Done& done);
+  // Reads the session's deadline from the membership (the SessionAlive() cache).
+  void RefreshSession();
+  // Without a session: every partition led here goes out of service (role kNone).
+  void ResignAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Leader upkeep on the thread: ISR shrink and expand by compare-and-set, expired acks.
   void MaintainIsr();
   // acks=all waits past their timeout get REQUEST_TIMED_OUT (its own thread: a sync stuck on an
@@ -188,6 +203,7 @@ class ReplicaManager : public AppendListener {
   const Options options_;
   RoleListener role_listener_;
 
+  std::atomic<int64_t> session_until_ms_{0};  // SessionValidUntilMs, as last read
   mutable absl::Mutex mu_;
   std::map<TopicPartition, Led> led_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Followed> followed_ ABSL_GUARDED_BY(mu_);

@@ -25,8 +25,10 @@ struct Response {
   };
   std::string bytes;
   std::vector<Splice> splices;
-  bool none = false;   // no response at all (Produce with acks=0)
-  bool close = false;  // send nothing more and close the connection (after earlier responses)
+  bool none = false;  // no response at all (Produce with acks=0)
+  // Close the connection after this response (its bytes, if any, go out first, after earlier
+  // responses); nothing after it is answered.
+  bool close = false;
 
   uint64_t total_bytes() const {
     uint64_t n = bytes.size();

@@ -99,7 +99,17 @@ int Serve(const Argv& argv) {
   // builds keep the check.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
-  auto broker = server::Broker::Start(FileSystem::Default(), *config, Clock::System());
+  // A stop signal while the broker waits for its metadata store ends the wait.
+  auto stop_requested = [&stop] {
+    timespec now{0, 0};
+    return sigtimedwait(&stop, nullptr, &now) > 0;
+  };
+  auto broker =
+      server::Broker::Start(FileSystem::Default(), *config, Clock::System(), stop_requested);
+  if (!broker.ok() && absl::IsCancelled(broker.status())) {
+    LOG_EVENT(Info, "broker.stopped").Kv("before_start", broker.status().message());
+    return 0;
+  }
   if (!broker.ok()) {
     LOG_EVENT(Error, "broker.start_failed").Kv("error", broker.status().ToString());
     std::cerr << "strata serve: " << broker.status().message() << "\n";

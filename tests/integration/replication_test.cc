@@ -2,8 +2,8 @@
 // clients. Followers are byte-identical copies (`strata log verify` plus file checksums);
 // acks=all survives kill -9 of the leader again and again (a checker reads everything back);
 // a paused follower leaves the ISR and rejoins; a crashed leader's unreplicated tail is cut on
-// its return; controlled shutdown costs the producer nothing; an etcd outage does not stop
-// data traffic.
+// its return; controlled shutdown costs the producer nothing; an etcd outage stops leadership
+// only once the brokers' sessions end, and heals by itself.
 #include <signal.h>
 
 #include <algorithm>
@@ -19,9 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "replication/etcd_store.h"
-#include "replication/partition_state.h"
-#include "tests/replication/etcd_process.h"
+#include "tests/integration/cluster_harness.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/rdkafka.h"
 #include "tests/testing/rdkafka_group.h"
@@ -32,170 +30,7 @@ namespace {
 
 using testing::BrokerProcess;
 
-bool Eventually(const std::function<bool()>& done, int timeout_ms = 30'000) {
-  for (int waited = 0; waited <= timeout_ms; waited += 100) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-std::string FileBytes(const std::string& path) {
-  auto s = ReadFileToString(FileSystem::Default(), path);
-  return s.ok() ? *s : "";
-}
-
-// The concatenated .log segment files of one partition directory (its records, byte for byte).
-std::string SegmentBytes(const std::string& dir) {
-  auto names = FileSystem::Default()->ListDir(dir);
-  if (!names.ok()) return "";
-  std::vector<std::string> logs;
-  for (const std::string& n : *names) {
-    if (n.size() > 4 && n.substr(n.size() - 4) == ".log") logs.push_back(n);
-  }
-  std::sort(logs.begin(), logs.end());
-  std::string out;
-  for (const std::string& n : logs) out += FileBytes(dir + "/" + n);
-  return out;
-}
-
-class ReplicationTest : public ::testing::Test {
- protected:
-  void StartCluster(std::vector<std::string> extra = {}) {
-    ASSERT_TRUE(etcd_.ok()) << etcd_.log();
-    for (int id = 0; id < 3; ++id) {
-      std::vector<std::string> args{"--metadata",  etcd_.uri(),
-                                    "--broker-id", std::to_string(id),
-                                    "--set",       "broker.session.timeout.ms=3000",
-                                    "--set",       "default.replication.factor=3",
-                                    "--set",       "offsets.topic.num.partitions=3",
-                                    "--set",       "replica.fetch.backoff.ms=200"};
-      bool lag_set = false;
-      for (const auto& e : extra) lag_set |= e.rfind("replica.lag.time.max.ms", 0) == 0;
-      if (!lag_set) extra.push_back("replica.lag.time.max.ms=3000");
-      for (const auto& e : extra) {
-        args.push_back("--set");
-        args.push_back(e);
-      }
-      brokers_.push_back(std::make_unique<BrokerProcess>(args));
-      ASSERT_TRUE(brokers_.back()->ok()) << brokers_.back()->log();
-    }
-    auto store = EtcdMetadataStore::Open({.endpoint = etcd_.endpoint()});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    ASSERT_TRUE(Eventually([&] {
-      auto v = ReadClusterView(store_.get(), "/strata/");
-      return v.ok() && v->brokers.size() == 3;
-    }));
-  }
-
-  std::string Bootstrap() const {
-    std::vector<std::string> out;
-    for (const auto& b : brokers_) out.push_back(b->bootstrap());
-    return absl::StrJoin(out, ",");
-  }
-
-  PartitionRecord State(const std::string& topic, int32_t partition) {
-    auto records = ReadPartitionStates(store_.get(), "/strata/");
-    if (records.ok()) {
-      for (const auto& r : *records) {
-        if (r.topic == topic && r.partition == partition) return r;
-      }
-    }
-    return {};
-  }
-
-  void CreateTopic(const std::string& name, int partitions, int min_insync) {
-    std::string err = testing::CreateTopic(
-        Bootstrap(), name, partitions, {{"min.insync.replicas", std::to_string(min_insync)}}, 3);
-    ASSERT_EQ(err, "");
-    for (int p = 0; p < partitions; ++p) {
-      ASSERT_TRUE(Eventually([&] { return State(name, p).state.isr.size() == 3; }));
-    }
-  }
-
-  // Every broker holds the same bytes for the partition (and has some).
-  bool Identical(const std::string& topic, int32_t partition, size_t* bytes = nullptr) {
-    std::set<std::string> copies;
-    for (const auto& b : brokers_) {
-      copies.insert(SegmentBytes(absl::StrCat(b->data_dir(), "/", topic, "-", partition)));
-    }
-    if (bytes != nullptr) *bytes = copies.begin()->size();
-    return copies.size() == 1 && !copies.begin()->empty();
-  }
-
-  BrokerProcess& Broker(int32_t id) { return *brokers_[static_cast<size_t>(id)]; }
-
-  // For a failed wait: the topic's partition states and the brokers' replication log lines.
-  std::string Diagnose(const std::string& topic) {
-    std::string out;
-    auto records = ReadPartitionStates(store_.get(), "/strata/");
-    for (const auto& r : records.ok() ? *records : std::vector<PartitionRecord>{}) {
-      if (r.topic != topic) continue;
-      absl::StrAppend(&out, topic, "-", r.partition, " leader ", r.state.leader, " epoch ",
-                      r.state.leader_epoch, " isr ", absl::StrJoin(r.state.isr, ","), "\n");
-    }
-    for (size_t id = 0; id < brokers_.size(); ++id) {
-      const std::string log = brokers_[id]->log();
-      std::vector<absl::string_view> lines = absl::StrSplit(log, '\n');
-      bool crashed = false;
-      for (size_t i = 0; i < lines.size(); ++i) {
-        // Replication events, a crash report (Abseil's or a sanitizer's, with its stacks) and
-        // whatever the broker wrote last.
-        crashed = crashed || absl::StrContains(lines[i], "RAW:") ||
-                  absl::StrContains(lines[i], "Sanitizer");
-        if (crashed || absl::StrContains(lines[i], "replica") ||
-            absl::StrContains(lines[i], "controller") || i + 30 >= lines.size()) {
-          absl::StrAppend(&out, "broker ", id, ": ", lines[i], "\n");
-        }
-      }
-    }
-    return out;
-  }
-
-  testing::EtcdProcess etcd_;
-  std::vector<std::unique_ptr<BrokerProcess>> brokers_;
-  std::unique_ptr<MetadataStore> store_;
-};
-
-std::map<std::string, std::string> ProducerConf(const std::string& bootstrap, int in_flight = 1) {
-  return {{"bootstrap.servers", bootstrap},
-          {"acks", "all"},
-          {"enable.idempotence", "false"},
-          {"max.in.flight.requests.per.connection", std::to_string(in_flight)},
-          {"retries", "1000000"},
-          {"retry.backoff.ms", "100"},
-          {"message.timeout.ms", "120000"},
-          {"linger.ms", "5"},
-          {"topic.metadata.refresh.interval.ms", "1000"}};
-}
-
-TEST_F(ReplicationTest, FollowersAreByteIdenticalCopies) {
-  StartCluster();
-  CreateTopic("orders", 3, 2);
-  testing::Producer producer(ProducerConf(Bootstrap(), 5));
-  ASSERT_TRUE(producer.ok()) << producer.error();
-  for (int i = 0; i < 3000; ++i) {
-    std::string key = absl::StrCat("k", i % 97);
-    producer.Send("orders", &key, absl::StrCat("value-", i));
-  }
-  ASSERT_EQ(producer.Flush(), 0);
-  for (int p = 0; p < 3; ++p) {
-    size_t bytes = 0;
-    EXPECT_TRUE(Eventually([&] { return Identical("orders", p, &bytes); })) << p;
-    EXPECT_GT(bytes, 1000u);
-  }
-  // Consumers read everything from the leaders.
-  std::vector<testing::Message> got =
-      testing::Consume(Bootstrap(), "orders", {0, 1, 2}, 0, 3000, 30'000);
-  EXPECT_EQ(got.size(), 3000u);
-  for (auto& b : brokers_) ASSERT_EQ(b->Stop(), 0) << b->log();
-  for (auto& b : brokers_) {
-    auto verify =
-        testing::Shell(absl::StrCat(STRATA_BINARY, " log verify ", b->data_dir(), " 2>&1"));
-    EXPECT_EQ(verify.exit_code, 0) << verify.out;
-  }
-}
+class ReplicationTest : public ClusterHarness {};
 
 // Produces `per_partition` values 0, 1, ... to each of `partitions` with acks=all on a thread.
 struct BackgroundProducer {
@@ -473,28 +308,37 @@ TEST_F(ReplicationTest, AHangingStoreStallsTopicChangesButNotData) {
   EXPECT_EQ(unfinished, 0) << "produce waited for the store";
 }
 
-TEST_F(ReplicationTest, AnEtcdOutageDoesNotStopDataTraffic) {
-  StartCluster();
+// While etcd is down, data keeps flowing until the brokers' sessions may have expired; then no
+// broker leads (each could have been replaced, were it cut off alone), and once etcd is back they
+// register again, lead again, and every write the producer was kept waiting for lands.
+TEST_F(ReplicationTest, AnEtcdOutageStopsLeadershipOnlyOnceTheSessionsEnd) {
+  StartCluster({"broker.session.timeout.ms=6000"});
   CreateTopic("steady", 2, 2);
-  etcd_.Kill();
   testing::Producer producer(ProducerConf(Bootstrap()));
-  for (int i = 0; i < 500; ++i) producer.Send("steady", nullptr, absl::StrCat(i), i % 2);
-  EXPECT_EQ(producer.Flush(), 0);
-  std::vector<testing::Message> got =
-      testing::Consume(Bootstrap(), "steady", {0, 1}, 0, 500, 20'000);
-  EXPECT_EQ(got.size(), 500u);
-  // Longer than the brokers' sessions: still serving, and back in the cluster once etcd is.
-  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
-  for (int i = 0; i < 100; ++i) producer.Send("steady", nullptr, absl::StrCat(500 + i), i % 2);
-  EXPECT_EQ(producer.Flush(), 0);
+  producer.Send("steady", nullptr, "warm-up", 0);
+  ASSERT_EQ(producer.Flush(), 0);
+  const std::set<int32_t> leaders = {State("steady", 0).state.leader,
+                                     State("steady", 1).state.leader};
+  etcd_.Kill();
+  // Within the sessions (at least 0.9 x 6 s after the last keep-alive, which was < 2 s ago).
+  for (int i = 0; i < 300; ++i) producer.Send("steady", nullptr, absl::StrCat(i), i % 2);
+  EXPECT_EQ(producer.Flush(2'500), 0);
+  // Past them: nobody leads, the producer waits (retrying NOT_LEADER_OR_FOLLOWER).
+  std::this_thread::sleep_for(std::chrono::milliseconds(6'500));
+  for (int i = 300; i < 400; ++i) producer.Send("steady", nullptr, absl::StrCat(i), i % 2);
+  EXPECT_GT(producer.Flush(2'000), 0);
+  for (int32_t id : leaders) {
+    EXPECT_NE(Broker(id).log().find("replicas.resigned_without_session"), std::string::npos)
+        << Broker(id).log();
+  }
   ASSERT_TRUE(etcd_.Start()) << etcd_.log();
-  EXPECT_TRUE(Eventually([&] {
-    auto v = ReadClusterView(store_.get(), "/strata/");
-    return v.ok() && v->brokers.size() == 3;
-  }));
-  for (int i = 0; i < 100; ++i) producer.Send("steady", nullptr, absl::StrCat(600 + i), i % 2);
-  EXPECT_EQ(producer.Flush(), 0);
-  EXPECT_EQ(testing::Consume(Bootstrap(), "steady", {0, 1}, 0, 700, 20'000).size(), 700u);
+  EXPECT_TRUE(Eventually([&] { return Registered().size() == 3; }));
+  EXPECT_EQ(producer.Flush(), 0) << Diagnose("steady");
+  std::vector<testing::Message> got =
+      testing::Consume(Bootstrap(), "steady", {0, 1}, 0, 401, 20'000);
+  std::set<std::string> values;
+  for (const auto& m : got) values.insert(m.value);
+  EXPECT_EQ(values.size(), 401u);
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ class EtcdProcess {
   bool ok() const { return pid_ > 0 && ready_; }
   std::string endpoint() const { return absl::StrCat("http://127.0.0.1:", client_port_); }
   std::string uri() const { return absl::StrCat("etcd://127.0.0.1:", client_port_); }
+  int client_port() const { return client_port_; }
   std::string log() const {
     auto s = ReadFileToString(FileSystem::Default(), dir_.Sub("etcd.log"));
     return s.ok() ? *s : "";

@@ -34,6 +34,11 @@ class BrokerProcess {
   explicit BrokerProcess(std::vector<std::string> extra_args = {}) : extra_(std::move(extra_args)) {
     Start();
   }
+  // Launches the process without waiting for it to serve (see WaitUntilServing).
+  struct NoWait {};
+  BrokerProcess(std::vector<std::string> extra_args, NoWait) : extra_(std::move(extra_args)) {
+    Launch();
+  }
   ~BrokerProcess() { Stop(); }
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
@@ -62,7 +67,35 @@ class BrokerProcess {
     Stop();
     Start();
   }
+  // Launches the process and waits up to 30 s until it serves (or exits).
   void Start() {
+    Launch();
+    WaitUntilServing(30'000);
+  }
+  // Whether the process has not exited (yet).
+  bool Running() {
+    int status;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
+    return pid_ > 0;
+  }
+  // Waits until the broker serves (its ready file names its address) or exits; ok() says which.
+  bool WaitUntilServing(int timeout_ms) {
+    bootstrap_.clear();
+    for (int waited = 0; waited < timeout_ms && bootstrap_.empty(); waited += 10) {
+      auto text = ReadFileToString(FileSystem::Default(), dir_.Sub("ready"));
+      if (text.ok() && !text->empty()) {
+        bootstrap_ = std::string(absl::StripTrailingAsciiWhitespace(*text));
+        port_ = std::stoi(bootstrap_.substr(bootstrap_.rfind(':') + 1));
+        break;
+      }
+      if (!Running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return ok();
+  }
+
+ private:
+  void Launch() {
     std::string ready = dir_.Sub("ready");
     (void)FileSystem::Default()->Remove(ready);
     std::vector<std::string> args = {STRATA_BINARY,  "serve",    "--data-dir",
@@ -86,25 +119,8 @@ class BrokerProcess {
       execv(argv[0], argv.data());
       _exit(127);
     }
-    bootstrap_.clear();
-    // Up to 30 s: a sanitizer build recovering after a kill -9 on a loaded machine is slow.
-    for (int i = 0; i < 3000 && bootstrap_.empty(); ++i) {
-      auto text = ReadFileToString(FileSystem::Default(), ready);
-      if (text.ok() && !text->empty()) {
-        bootstrap_ = std::string(absl::StripTrailingAsciiWhitespace(*text));
-        port_ = std::stoi(bootstrap_.substr(bootstrap_.rfind(':') + 1));
-        break;
-      }
-      int status;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
   }
 
- private:
   int Signal(int sig, int timeout_ms) {
     if (pid_ <= 0) return -1;
     kill(pid_, sig);
