@@ -159,34 +159,6 @@ absl::StatusOr<bool> Controller::CreateMissingState(const PartitionRecord& rec,
   return r.applied;
 }
 
-absl::StatusOr<int> Controller::ElectPreferredLeaders() {
-  if (!membership_->IsController()) return 0;
-  absl::MutexLock pass_lock(&pass_mu_);
-  ASSIGN_OR_RETURN(std::vector<PartitionRecord> records,
-                   ReadPartitionStates(store_, options_.root));
-  ASSIGN_OR_RETURN(ClusterView view, ReadClusterView(store_, options_.root));
-  if (view.controller_id != membership_->id()) return 0;
-  std::vector<int32_t> alive = view.BrokerIds();
-  int moved = 0;
-  for (const PartitionRecord& rec : records) {
-    if (rec.mod_revision == 0 || rec.replicas.empty()) continue;
-    int32_t preferred = rec.replicas.front();
-    if (rec.state.leader == preferred || !Contains(alive, preferred) ||
-        !Contains(rec.state.isr, preferred)) {
-      continue;
-    }
-    PartitionState next = rec.state;
-    next.leader = preferred;
-    next.leader_epoch = rec.state.leader_epoch + 1;
-    next.isr = LiveIsr(rec.state.isr, alive, preferred);
-    next.controller_epoch = view.controller_epoch;
-    ASSIGN_OR_RETURN(bool applied,
-                     WriteState(store_, options_.root, rec, next, "preferred leader"));
-    moved += applied;
-  }
-  return moved;
-}
-
 absl::Status Controller::Start() {
   auto wake = [this](const WatchResponse&) {
     absl::MutexLock lock(&mu_);
@@ -217,17 +189,17 @@ void Controller::Stop() {
 }
 
 void Controller::Run() {
-  // Passes are cheap (a couple of prefix reads); a failed one retries after this long.
+  // Passes are cheap (a couple of prefix reads); a failed one retries after this long, and a
+  // pass runs at least this often without events (a safety net).
   constexpr int64_t kRetryMs = 1'000;
-  absl::Time next_preferred =
-      absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
+  constexpr int64_t kIdlePassMs = 30'000;
   bool retry = false;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
-      absl::Time until = retry ? absl::Now() + absl::Milliseconds(kRetryMs) : next_preferred;
-      mu_.AwaitWithDeadline(absl::Condition(&ready), std::min(until, next_preferred));
+      mu_.AwaitWithTimeout(absl::Condition(&ready),
+                           absl::Milliseconds(retry ? kRetryMs : kIdlePassMs));
       if (stopping_) return;
       wake_ = false;
     }
@@ -242,14 +214,6 @@ void Controller::Run() {
           .Kv("isr_changed", pass->isr_changed)
           .Kv("offline", pass->offline)
           .Kv("conflicts", pass->conflicts);
-    }
-    if (absl::Now() >= next_preferred) {
-      next_preferred =
-          absl::Now() + absl::Milliseconds(options_.leader_imbalance_check_interval_ms);
-      if (options_.auto_leader_rebalance) {
-        auto moved = ElectPreferredLeaders();
-        if (!moved.ok()) retry = true;
-      }
     }
   }
 }

@@ -8,9 +8,10 @@
 //     unclean.leader.election.enable (the topic's override, else Options) allows any live
 //     replica;
 //   - dead brokers leave the ISRs of partitions whose leader lives;
-//   - preferred leader election (auto.leader.rebalance.enable, every
-//     leader.imbalance.check.interval.seconds, or on demand) hands leadership back to the first
-//     replica when it is alive and in sync.
+//   - it never moves a live leader: preferred leader election (handing leadership back to the
+//     first replica) is the leader's own, made once that replica is live, in the ISR and caught
+//     up (server/replica_manager.h), so that it never goes to a replica that lags or cannot
+//     reach the rest of the ISR.
 //   - a broker that restarted (its registration is new since the last pass) is treated as dead
 //     for one pass, so its leaderships get a new epoch and it leaves the ISRs until it catches up;
 //   - a partition whose state is missing (a creation cut short) gets its first state.
@@ -51,9 +52,6 @@ class Controller {
   struct Options {
     std::string root = "/strata/";
     bool unclean_leader_election = false;  // unclean.leader.election.enable: broker default
-    bool auto_leader_rebalance = true;     // auto.leader.rebalance.enable
-    int64_t leader_imbalance_check_interval_ms =
-        300'000;  // leader.imbalance.check.interval.seconds
   };
 
   Controller(MetadataStore* store, ClusterMembership* membership, Options options);
@@ -65,9 +63,6 @@ class Controller {
 
   // One reconciliation pass, if this broker is the controller (else returns active = false).
   absl::StatusOr<ControllerPass> Reconcile();
-  // Moves leadership to each partition's preferred (first) replica where it is alive and in
-  // the ISR. Returns how many leaders moved. Only on the controller.
-  absl::StatusOr<int> ElectPreferredLeaders();
 
  private:
   void Run();

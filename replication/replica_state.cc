@@ -92,6 +92,12 @@ LeaderReplicaState::AcksAll LeaderReplicaState::CheckAcksAll(Offset end, int32_t
                                                          : AcksAll::kNotEnoughReplicas;
 }
 
+bool LeaderReplicaState::CaughtUp(int32_t id, int64_t now_ms, int64_t within_ms) const {
+  auto it = followers_.find(id);
+  return it != followers_.end() && it->second.log_end >= Offset(0) &&
+         now_ms - it->second.last_caught_up_ms <= within_ms;
+}
+
 Offset LeaderReplicaState::follower_end(int32_t id) const {
   auto it = followers_.find(id);
   return it == followers_.end() ? Offset(-1) : it->second.log_end;

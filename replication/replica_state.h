@@ -70,6 +70,9 @@ class LeaderReplicaState {
 
   // A follower's log end (-1 before its first fetch).
   Offset follower_end(int32_t id) const;
+  // Follower `id` was caught up (see the rules above) within the last `within_ms`: it is
+  // fetching, and reaching the leader's end.
+  bool CaughtUp(int32_t id, int64_t now_ms, int64_t within_ms) const;
 
  private:
   struct Follower {

@@ -211,6 +211,8 @@ absl::Status Broker::JoinClusterOnce() {
       .root = config_.metadata_root,
       .replica_lag_time_max_ms = config_.replica_lag_time_max_ms,
       .sync_interval_ms = 1'000,
+      .auto_leader_rebalance = config_.auto_leader_rebalance,
+      .leader_imbalance_check_interval_ms = config_.leader_imbalance_check_interval_ms,
       .fetch = {.max_wait_ms = config_.replica_fetch_wait_max_ms,
                 .min_bytes = config_.replica_fetch_min_bytes,
                 .max_bytes = config_.replica_fetch_response_max_bytes,
@@ -234,11 +236,8 @@ absl::Status Broker::JoinClusterOnce() {
   ASSIGN_OR_RETURN(LogConfig defaults, config_.TopicConfig({}));
   controller_ = std::make_unique<Controller>(
       metadata_store_.get(), membership_.get(),
-      Controller::Options{
-          .root = config_.metadata_root,
-          .unclean_leader_election = defaults.unclean_leader_election,
-          .auto_leader_rebalance = config_.auto_leader_rebalance,
-          .leader_imbalance_check_interval_ms = config_.leader_imbalance_check_interval_ms});
+      Controller::Options{.root = config_.metadata_root,
+                          .unclean_leader_election = defaults.unclean_leader_election});
   RETURN_IF_ERROR(controller_->Start());
   ClusterView view = membership_->View();
   LOG_EVENT(Info, "broker.joined_cluster")

@@ -156,7 +156,7 @@ PartitionResult Broker::ProduceToPartition(const RequestContext& ctx, Partition&
                                            const protocol::Records& records, int16_t acks,
                                            int64_t now) {
   absl::ReaderMutexLock role(&partition.role_lock());
-  if (!partition.is_leader()) return {ErrorCode::kNotLeaderOrFollower, "", {}};
+  if (!partition.accepts_appends()) return {ErrorCode::kNotLeaderOrFollower, "", {}};
   // In a cluster, a leader whose session may have expired may have been replaced already: an
   // acks=0/1 write it took could be acknowledged and then lost (docs/operations.md).
   if (replicas_ != nullptr && !replicas_->SessionAlive()) {

@@ -75,7 +75,7 @@ void OffsetsTopic::Append(const std::string& group, RecordList records,
   LeaderEpoch epoch{0};
   std::optional<absl::ReaderMutexLock> role;
   if (partition != nullptr) role.emplace(&partition->role_lock());
-  if (partition != nullptr && !partition->is_leader() && batch.ok()) {
+  if (partition != nullptr && !partition->accepts_appends() && batch.ok()) {
     batch = absl::UnavailableError(
         absl::StrCat(kOffsetsTopicName, "-", index, " is led by another broker now"));
   }

@@ -66,7 +66,19 @@ class Partition {
     epoch_.store(epoch.value(), std::memory_order_release);
     leader_id_.store(leader_id, std::memory_order_release);
     role_.store(role, std::memory_order_release);
+    draining_.store(false, std::memory_order_release);
   }
+  // A leader handing its leadership to another replica (preferred leader election) takes no
+  // more appends meanwhile, so that the new leader, once it has copied everything, starts where
+  // this one stopped: nothing acknowledged (even with acks=1) is cut. Waits, as SetRole does, for
+  // appends in progress. The next SetRole ends it.
+  void SetDraining(bool draining) {
+    absl::WriterMutexLock lock(&role_mu_);
+    draining_.store(draining, std::memory_order_release);
+  }
+  // Leader and not handing over: appends (produce, offset commits) may go in. Check it under
+  // role_lock().
+  bool accepts_appends() const { return is_leader() && !draining_.load(std::memory_order_acquire); }
   // Held shared by a leader's append from its role check to its end (Kafka's
   // leaderIsrUpdateLock): a role change cannot slip in between.
   absl::Mutex& role_lock() const ABSL_LOCK_RETURNED(role_mu_) { return role_mu_; }
@@ -87,6 +99,7 @@ class Partition {
   std::atomic<Role> role_;
   std::atomic<int32_t> epoch_{0};
   std::atomic<int32_t> leader_id_{-1};
+  std::atomic<bool> draining_{false};
   std::atomic<AppendListener*> listener_{nullptr};
   absl::Mutex mu_;
   std::vector<std::weak_ptr<AppendWaiter>> waiters_ ABSL_GUARDED_BY(mu_);

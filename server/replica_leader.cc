@@ -14,6 +14,12 @@ using protocol::ErrorCode;
 namespace {
 // The least time between two ISR writes of the leader for one partition.
 constexpr int64_t kIsrWriteIntervalMs = 1'000;
+// A preferred replica is handed leadership only if it reached the leader's end this recently.
+constexpr int64_t kCaughtUpWithinMs = 2'000;
+
+bool Contains(const std::vector<int32_t>& v, int32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 }  // namespace
 
 bool ReplicaManager::AdvanceLocked(Led& led, Done& done) {
@@ -225,6 +231,98 @@ absl::Status ReplicaManager::WriteIsr(const TopicPartition& tp, std::vector<int3
   Finish(done);
   if (wake) wake->WakeWaiters();
   return absl::OkStatus();
+}
+
+void ReplicaManager::HandOverToPreferred() {
+  if (!options_.auto_leader_rebalance) return;
+  const int64_t now = NowMs();
+  const bool check = now >= next_imbalance_check_ms_;
+  if (check) next_imbalance_check_ms_ = now + options_.leader_imbalance_check_interval_ms;
+  const ClusterView view = membership_->View();
+  struct Ready {
+    TopicPartition tp;
+    int32_t target;
+    int64_t computed_at;
+  };
+  std::vector<std::shared_ptr<Partition>> drain, resume;
+  std::vector<Ready> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [tp, led] : led_) {
+      if (led.handed_over) continue;  // the sync makes this broker a follower
+      const int32_t preferred = led.replicas.empty() ? kNoLeader : led.replicas.front();
+      // Live in the store and in the ISR: it can take over without loss, and reaches the rest.
+      const bool eligible = preferred != options_.self && view.Find(preferred) != nullptr &&
+                            Contains(led.replication.isr(), preferred);
+      if (led.handing_to == kNoLeader) {
+        if (!check || !eligible || !led.replication.CaughtUp(preferred, now, kCaughtUpWithinMs)) {
+          continue;
+        }
+        led.handing_to = preferred;
+        led.handover_deadline_ms = now + options_.handover_timeout_ms;
+        drain.push_back(led.partition);
+      } else if (!eligible || now > led.handover_deadline_ms) {
+        led.handing_to = kNoLeader;
+        resume.push_back(led.partition);
+      } else if (led.replication.follower_end(preferred) >= led.partition->log().log_end_offset()) {
+        ready.push_back({tp, preferred, led.mod_revision});
+      }
+    }
+  }
+  // Not under mu_: an append holds the role lock while it reports to OnLeaderAppend (mu_).
+  for (const auto& p : drain) p->SetDraining(true);
+  for (const auto& p : resume) {
+    p->SetDraining(false);
+    LOG_EVENT(Info, "replicas.handover_given_up")
+        .Kv("partition", absl::StrCat(p->tp().topic, "-", p->tp().partition));
+  }
+  for (const Ready& r : ready) HandOver(r.tp, r.target, r.computed_at);
+}
+
+void ReplicaManager::HandOver(const TopicPartition& tp, int32_t target, int64_t computed_at) {
+  PartitionState next;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end() || it->second.mod_revision != computed_at) return;
+    next = it->second.state;
+    next.leader = target;
+    next.leader_epoch = it->second.epoch + 1;
+    next.isr = {target};
+    for (int32_t r : it->second.replication.isr()) {
+      if (r != target) next.isr.push_back(r);
+    }
+  }
+  auto r = store_->CompareAndSet(PartitionKey(options_.root, tp.topic, tp.partition), computed_at,
+                                 EncodePartitionState(next));
+  if (!r.ok() || !r->applied) {
+    EndHandover(tp);
+    Wake();  // the state moved on (or the store is unreachable): re-read it
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it != led_.end()) it->second.handed_over = true;
+  }
+  LOG_EVENT(Info, "replicas.handed_over")
+      .Kv("partition", absl::StrCat(tp.topic, "-", tp.partition))
+      .Kv("to", target)
+      .Kv("epoch", next.leader_epoch)
+      .Kv("why", "preferred leader");
+  Wake();  // the next sync makes this broker a follower of `target`
+}
+
+void ReplicaManager::EndHandover(const TopicPartition& tp) {
+  std::shared_ptr<Partition> p;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = led_.find(tp);
+    if (it == led_.end() || it->second.handing_to == kNoLeader) return;
+    it->second.handing_to = kNoLeader;
+    p = it->second.partition;
+  }
+  p->SetDraining(false);
 }
 
 }  // namespace strata::server

@@ -131,6 +131,7 @@ void ReplicaManager::Stop() {
 
 void ReplicaManager::Run() {
   int64_t next_sync = NowMs() + options_.sync_interval_ms;
+  next_imbalance_check_ms_ = NowMs() + options_.leader_imbalance_check_interval_ms;
   while (true) {
     bool wake = false;
     {
@@ -148,6 +149,7 @@ void ReplicaManager::Run() {
       next_sync = NowMs() + options_.sync_interval_ms;
     }
     MaintainIsr();
+    HandOverToPreferred();
   }
 }
 

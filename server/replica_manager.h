@@ -60,6 +60,15 @@ class ReplicaManager : public AppendListener {
     std::string root = "/strata/";
     int64_t replica_lag_time_max_ms = 30'000;  // replica.lag.time.max.ms
     int64_t sync_interval_ms = 1'000;          // full re-read even without store events
+    // Preferred leader election, the leader's own: every interval, a partition led here whose
+    // first (preferred) replica is another broker, live, in the ISR and caught up is handed to
+    // it. Appends pause (NOT_LEADER_OR_FOLLOWER, which clients retry) until that replica has
+    // everything, then one compare-and-set names it leader with the epoch bumped; nothing is cut.
+    // A handover not done within handover_timeout_ms is given up and appends resume.
+    bool auto_leader_rebalance = true;  // auto.leader.rebalance.enable
+    int64_t leader_imbalance_check_interval_ms =
+        300'000;  // leader.imbalance.check.interval.seconds
+    int64_t handover_timeout_ms = 2'000;
     // Fetch settings for followers (replica_id and leader are set per leader).
     ReplicaFetcher::Options fetch;
   };
@@ -143,8 +152,11 @@ class ReplicaManager : public AppendListener {
     int64_t mod_revision = 0;  // of the state: the version for compare-and-set
     LeaderReplicaState replication;
     std::vector<AckWait> waits;
-    int64_t isr_retry_at_ms = 0;  // no ISR write before (steady clock): 1 s after the last one
-    int isr_failures = 0;         // consecutive failed ISR writes (logged at the first)
+    int64_t isr_retry_at_ms = 0;     // no ISR write before (steady clock): 1 s after the last one
+    int isr_failures = 0;            // consecutive failed ISR writes (logged at the first)
+    int32_t handing_to = kNoLeader;  // a preferred-leader handover in progress: to this replica
+    int64_t handover_deadline_ms = 0;
+    bool handed_over = false;  // the store names `handing_to` leader: draining until the sync
   };
   // A partition this broker follows.
   struct Followed {
@@ -188,6 +200,12 @@ class ReplicaManager : public AppendListener {
   // acks=all waits past their timeout get REQUEST_TIMED_OUT (its own thread: a sync stuck on an
   // unreachable store must not hold them up).
   void ExpireAcks();
+  // Preferred leader election (Options::auto_leader_rebalance): starts handovers every
+  // leader_imbalance_check_interval_ms, completes or gives up those in progress.
+  void HandOverToPreferred();
+  // The compare-and-set that names `target` leader of `tp`, from the state at `computed_at`.
+  void HandOver(const TopicPartition& tp, int32_t target, int64_t computed_at);
+  void EndHandover(const TopicPartition& tp);
   // Compare-and-set of a new ISR computed from the state at version `computed_at`.
   absl::Status WriteIsr(const TopicPartition& tp, std::vector<int32_t> isr, int64_t computed_at);
   // After the leader's view changed: moves the log's high watermark and collects finished
@@ -226,6 +244,7 @@ class ReplicaManager : public AppendListener {
   bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::unique_ptr<WatchHandle> watch_;
   int listener_ = -1;
+  int64_t next_imbalance_check_ms_ = 0;  // the manager's thread only
   std::thread thread_;
   std::thread expiry_thread_;
 };

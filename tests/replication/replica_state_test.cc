@@ -94,6 +94,22 @@ TEST(LeaderReplicaState, AFollowerThatLeftRejoinsOnlyAfterAFreshFetch) {
   EXPECT_EQ(s.ExpandCandidates(), std::vector<int32_t>{3});
 }
 
+// Preferred leader election hands over only to a replica that fetched recently and reached
+// the leader's end: one in the ISR but silent (paused, cut off) is not caught up.
+TEST(LeaderReplicaState, CaughtUpMeansFetchingAndReachingTheEndRecently) {
+  auto s = ThreeReplicas(0);
+  EXPECT_FALSE(s.CaughtUp(2, 0, 2'000));  // in the ISR, but it has not fetched yet
+  s.OnFollowerFetch(2, Offset(100), 1'000);
+  EXPECT_TRUE(s.CaughtUp(2, 1'500, 2'000));
+  s.OnLeaderAppend(Offset(130));
+  s.OnFollowerFetch(2, Offset(110), 1'600);  // had reached the end as of its last fetch
+  EXPECT_TRUE(s.CaughtUp(2, 1'600, 2'000));
+  EXPECT_FALSE(s.CaughtUp(2, 3'700, 2'000));  // silent since: lagging
+  s.OnFollowerFetch(2, Offset(130), 3'800);
+  EXPECT_TRUE(s.CaughtUp(2, 3'800, 2'000));
+  EXPECT_FALSE(s.CaughtUp(7, 3'800, 2'000));  // not a replica
+}
+
 TEST(LeaderReplicaState, AcksAllWaitsForTheIsrAndRefusesWhenItIsTooSmall) {
   auto s = ThreeReplicas(0);
   EXPECT_TRUE(s.EnoughReplicasToAppend(2));
