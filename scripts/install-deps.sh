@@ -17,6 +17,7 @@ PACKAGES=(
   python3-confluent-kafka python3-kafka     # Python Kafka clients in interop tests
   libcurl4-openssl-dev nlohmann-json3-dev   # etcd v3 JSON gateway client (replication/etcd_store)
   etcd-server                               # real etcd for the MetadataStore conformance tests
+  iproute2 iptables                         # the fault suite's network namespaces and link cuts
   clang-format                              # style checks
 )
 

@@ -241,6 +241,10 @@ class Cluster:
             if rc is None:
                 self.signal(b, signal.SIGKILL)
                 b.proc.wait()
+            else:
+                # A broker waits for an unreachable etcd instead of exiting (issue 13, bug 5).
+                self.report.violation("restart-exited", f"broker {b.id} exited with {rc} at "
+                                      f"start instead of waiting (see {b.log_path})")
             self.report.count("restart", "failed attempts")
             self.report.log(f"restart of broker {b.id} failed (attempt {failures}, "
                             f"exit code {rc if rc is not None else 'none: not ready'}); retrying")

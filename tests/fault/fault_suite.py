@@ -29,7 +29,8 @@ from monitor import Monitor  # noqa: E402
 from report import fmt_counter  # noqa: E402
 # workload.py imports confluent_kafka: loaded only after main() checked that it is there.
 
-DEFAULT_STRATA = "/work/main/build/release/tools/strata"
+DEFAULT_STRATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "../../build/release/tools/strata"))
 
 
 class Interrupted(Exception):
