@@ -186,8 +186,10 @@ TEST_F(PartitionTest, PreferredLeaderElectionWaitsUntilThePreferredReplicaIsCaug
       << Diagnose("pref");
   EXPECT_EQ(during.Flush(), 0);
   for (int64_t offset : during.delivered()) EXPECT_GE(offset, 0);
-  EXPECT_NE(Broker(leader).log().find("replicas.handed_over"), std::string::npos);
-  EXPECT_EQ(Broker(leader).log().find("replica.truncated"), std::string::npos);
+  EXPECT_TRUE(Eventually([&] {
+    return Broker(leader).log().find("replicas.handed_over") != std::string::npos;
+  })) << Diagnose("pref");
+  EXPECT_EQ(Broker(leader).log().find("replica.truncated"), std::string::npos) << Diagnose("pref");
   std::vector<testing::Message> got = testing::Consume(Bootstrap(), "pref", {0}, 0, 220, 20'000);
   EXPECT_EQ(got.size(), 220u);
   EXPECT_TRUE(Eventually([&] { return Identical("pref", 0); })) << Diagnose("pref");
