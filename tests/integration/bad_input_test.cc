@@ -25,18 +25,6 @@ using testing::RawClient;
 
 int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
 
-protocol::ProduceRequest ProduceOne(const std::string& topic, const std::string& batch) {
-  protocol::ProduceRequest req;
-  req.acks = 1;
-  req.timeout_ms = 5000;
-  auto& t = req.topic_data.emplace_back();
-  t.name = topic;
-  auto& p = t.partition_data.emplace_back();
-  p.index = 0;
-  p.records.bytes = AsBytes(batch);
-  return req;
-}
-
 class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -125,29 +113,32 @@ TEST_F(BadInputTest, BadBatchesGetPerPartitionErrors) {
   std::string good = *b.Build();
   std::string bad_crc = good;
   bad_crc[good.size() - 2] ^= 0x01;
-  auto r1 =
-      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", bad_crc), 7);
+  auto r1 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, bad_crc), 7);
   ASSERT_TRUE(r1.ok()) << r1.status();
   EXPECT_EQ(r1->responses[0].partition_responses[0].error_code, Code(ErrorCode::kCorruptMessage));
   std::string magic1 = good;
   magic1[16] = 1;
-  auto r2 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", magic1), 7);
+  auto r2 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, magic1), 7);
   EXPECT_EQ(r2->responses[0].partition_responses[0].error_code,
             Code(ErrorCode::kUnsupportedForMessageFormat));
   RecordBatchBuilder big;
   big.Add("k", std::string(200000, 'x'), 1);
-  auto r3 =
-      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", *big.Build()), 7);
+  auto r3 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, *big.Build()), 7);
   EXPECT_EQ(r3->responses[0].partition_responses[0].error_code, Code(ErrorCode::kMessageTooLarge));
-  auto r4 =
-      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good + good), 7);
+  auto r4 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, good + good), 7);
   EXPECT_EQ(r4->responses[0].partition_responses[0].error_code, Code(ErrorCode::kInvalidRecord))
       << "exactly one batch per partition";
-  auto r5 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good), 2);
+  auto r5 = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, good), 2);
   EXPECT_EQ(r5->responses[0].partition_responses[0].error_code,
             Code(ErrorCode::kUnsupportedForMessageFormat))
       << "Produce v0-2 is advertised (for librdkafka) but refused";
-  auto ok = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", good), 7);
+  auto ok = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, good), 7);
   EXPECT_EQ(ok->responses[0].partition_responses[0].error_code, 0);
   EXPECT_EQ(ok->responses[0].partition_responses[0].base_offset, 0) << "nothing bad was appended";
 }
@@ -167,18 +158,21 @@ TEST_F(BadInputTest, ResentIdempotentBatchGetsOriginalOffsets) {
     return *b.Build();
   };
   std::string first = batch(0), second = batch(2);
-  auto a = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", first), 7);
-  auto b = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", second), 7);
+  auto a = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, first), 7);
+  auto b = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, second), 7);
   std::string resend = batch(0);
-  auto again =
-      c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", resend), 7);
+  auto again = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, resend), 7);
   ASSERT_TRUE(a.ok() && b.ok() && again.ok());
   EXPECT_EQ(a->responses[0].partition_responses[0].base_offset, 0);
   EXPECT_EQ(b->responses[0].partition_responses[0].base_offset, 2);
   EXPECT_EQ(again->responses[0].partition_responses[0].error_code, 0);
   EXPECT_EQ(again->responses[0].partition_responses[0].base_offset, 0) << "the original offsets";
   std::string gap = batch(10);
-  auto g = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(ProduceOne("t", gap), 7);
+  auto g = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+      testing::OneBatchProduce("t", 0, gap), 7);
   EXPECT_EQ(g->responses[0].partition_responses[0].error_code,
             Code(ErrorCode::kOutOfOrderSequenceNumber));
   auto msgs = testing::Consume(broker_.bootstrap(), "t", {0}, 0, 4);

@@ -31,19 +31,6 @@ using Clock_ = std::chrono::steady_clock;
 
 int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
 
-protocol::ProduceRequest Produce(const std::string& topic, int32_t partition,
-                                 const std::string& batch, int16_t acks = 1) {
-  protocol::ProduceRequest req;
-  req.acks = acks;
-  req.timeout_ms = 5000;
-  auto& t = req.topic_data.emplace_back();
-  t.name = topic;
-  auto& p = t.partition_data.emplace_back();
-  p.index = partition;
-  p.records.bytes = AsBytes(batch);
-  return req;
-}
-
 std::string Batch(int count, int64_t ts = 1000, const std::string& prefix = "v") {
   RecordBatchBuilder b;
   for (int i = 0; i < count; ++i) b.Add("k", absl::StrCat(prefix, i), ts + i);
@@ -75,7 +62,8 @@ class BrokerApiTest : public ::testing::Test {
     return r.ok() ? *r : Resp{};
   }
   int64_t ProduceOk(const std::string& topic, const std::string& batch) {
-    auto r = Call<protocol::ProduceRequest, protocol::ProduceResponse>(Produce(topic, 0, batch), 7);
+    auto r = Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+        testing::OneBatchProduce(topic, 0, batch), 7);
     EXPECT_EQ(r.responses.at(0).partition_responses.at(0).error_code, 0);
     return r.responses.at(0).partition_responses.at(0).base_offset;
   }
@@ -95,7 +83,8 @@ TEST_F(BrokerApiTest, LongPollWaitsForAnAppendOrTimesOut) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     RawClient other(broker_.port());
     std::string b = Batch(2);
-    (void)other.Call<protocol::ProduceRequest, protocol::ProduceResponse>(Produce("poll", 0, b), 7);
+    (void)other.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+        testing::OneBatchProduce("poll", 0, b), 7);
   });
   start = Clock_::now();
   auto woken =
@@ -110,7 +99,7 @@ TEST_F(BrokerApiTest, LongPollWaitsForAnAppendOrTimesOut) {
 TEST_F(BrokerApiTest, AcksZeroGetsNoResponse) {
   std::string b = Batch(1);
   auto frame = protocol::EncodeRequestFrame(protocol::RequestHeader{0, 7, 100, std::string("x")},
-                                            Produce("acks0", 0, b, /*acks=*/0));
+                                            testing::OneBatchProduce("acks0", 0, b, /*acks=*/0));
   client_.SendRaw(frame);
   auto md =
       Call<protocol::MetadataRequest, protocol::MetadataResponse>(protocol::MetadataRequest{}, 1);

@@ -310,14 +310,8 @@ TEST_F(GroupApiTest, ConsumerOffsetsIsAnInternalTopic) {
   RecordBatchBuilder b;
   b.Add("k", "v", 1000);
   std::string batch = *b.Build();
-  protocol::ProduceRequest produce;
-  produce.acks = 1;
-  produce.timeout_ms = 1000;
-  auto& pt = produce.topic_data.emplace_back();
-  pt.name = "__consumer_offsets";
-  auto& pp = pt.partition_data.emplace_back();
-  pp.index = 0;
-  pp.records.bytes = AsBytes(batch);
+  protocol::ProduceRequest produce =
+      testing::OneBatchProduce("__consumer_offsets", 0, batch, /*acks=*/1, /*timeout_ms=*/1000);
   auto produced = Call<protocol::ProduceRequest, protocol::ProduceResponse>(produce, 7);
   EXPECT_EQ(produced.responses.at(0).partition_responses.at(0).error_code,
             Code(ErrorCode::kInvalidTopicException));

@@ -48,16 +48,9 @@ class PartitionTest : public ClusterHarness {
     RecordBatchBuilder b;
     b.Add("k", "written-to-a-cut-off-broker", 1000);
     std::string batch = *b.Build();
-    protocol::ProduceRequest req;
-    req.acks = 1;
-    req.timeout_ms = 5000;
-    auto& t = req.topic_data.emplace_back();
-    t.name = topic;
-    auto& p = t.partition_data.emplace_back();
-    p.index = partition;
-    p.records.bytes = AsBytes(batch);
     testing::RawClient c(Broker(to).port());
-    auto resp = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(req, 7);
+    auto resp = c.Call<protocol::ProduceRequest, protocol::ProduceResponse>(
+        testing::OneBatchProduce(topic, partition, batch), 7);
     if (!resp.ok()) return ErrorCode::kUnknownServerError;
     return static_cast<ErrorCode>(resp->responses.at(0).partition_responses.at(0).error_code);
   }

@@ -15,9 +15,26 @@
 #include "protocol/api.h"
 #include "protocol/frame.h"
 #include "protocol/header.h"
+#include "protocol/produce.h"
 #include "protocol/reader.h"
 
 namespace strata::testing {
+
+// A Produce request carrying one record batch to `topic`-`partition`. The request points into
+// `batch`, which must outlive it.
+inline protocol::ProduceRequest OneBatchProduce(const std::string& topic, int32_t partition,
+                                                const std::string& batch, int16_t acks = 1,
+                                                int32_t timeout_ms = 5000) {
+  protocol::ProduceRequest req;
+  req.acks = acks;
+  req.timeout_ms = timeout_ms;
+  auto& t = req.topic_data.emplace_back();
+  t.name = topic;
+  auto& p = t.partition_data.emplace_back();
+  p.index = partition;
+  p.records.bytes = AsBytes(batch);
+  return req;
+}
 
 class RawClient {
  public:
