@@ -421,7 +421,14 @@ void ReplicaFetcher::Run() {
     }
     absl::Status s = RunOnce();
     std::string error = s.ok() ? "" : s.ToString();
-    if (error != last_error) {
+    bool idle;
+    {
+      absl::MutexLock lock(&mu_);
+      idle = partitions_.empty();
+    }
+    // An idle round (no partitions: this leader's moved away, or it died) fetched nothing: it
+    // neither recovers nor reports "fetching" from a leader that may be gone.
+    if (error != last_error && !(s.ok() && idle)) {
       if (s.ok()) {
         LOG_EVENT(Info, "replica.fetching").Kv("leader", options_.leader.ToString());
       } else {

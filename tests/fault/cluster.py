@@ -2,9 +2,9 @@
 # namespace (netns.py), plus etcd's v3 JSON gateway client that the suite and the monitor use to
 # read broker registrations and partition states (docs/formats/cluster-metadata.md). Brokers can
 # be paused (SIGSTOP), resumed, killed (SIGKILL), restarted on their data dir (retried until the
-# broker serves: today's broker exits at start while etcd is unreachable) and stopped cleanly
-# (SIGTERM). Children are forked from one long-lived thread with PR_SET_PDEATHSIG so that they
-# die with the suite even if it is killed with SIGKILL.
+# broker serves; a broker that exits at start instead of waiting for etcd is a violation) and
+# stopped cleanly (SIGTERM). Children are forked from one long-lived thread with
+# PR_SET_PDEATHSIG so that they die with the suite even if it is killed with SIGKILL.
 
 import base64
 import concurrent.futures
