@@ -88,9 +88,10 @@ std::span<const ApiRange> SupportedApis();
 class Broker : public FrameHandler {
  public:
   // In a cluster, a metadata store that does not answer yet (etcd down or cut off) is waited
-  // for, with back-off and a log line every 30 s (broker.waiting_for_metadata), bound to its
-  // port but serving nothing, until it answers or `cancelled` returns true (then Cancelled). A
-  // data dir of another cluster or a broker id held by another live broker still fail at once.
+  // for, with back-off and a log line every 30 s (broker.waiting_for_metadata), serving nothing
+  // (the port opens once the cluster id is read), until it answers or `cancelled` returns true
+  // (then Cancelled). A data dir of another cluster or a broker id held by another live broker
+  // still fail at once.
   static absl::StatusOr<std::unique_ptr<Broker>> Start(
       FileSystem* fs, BrokerConfig config, Clock* clock,
       const std::function<bool()>& cancelled = nullptr);

@@ -367,7 +367,7 @@ TEST_F(ClusterTest, AMalformedTopicChangeClosesOnlyItsConnection) {
 
 // Issue 13, bug 5: a broker started while etcd is unreachable used to exit after a second
 // (broker.start_failed), so a restart during an outage needed a supervisor. It waits instead
-// (bound, serving nothing, logged), joins once etcd answers, and a stop signal ends the wait.
+// (serving nothing, logged), joins once etcd answers, and a stop signal ends the wait.
 TEST(ClusterNoEtcd, ABrokerWaitsForAnUnreachableStore) {
   testing::EtcdProcess etcd;
   ASSERT_TRUE(etcd.ok()) << etcd.log();
